@@ -1,0 +1,217 @@
+package commands
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/templates-candidate/templates-candidate-resource/pkg/archive"
+	"github.com/templates-candidate/templates-candidate-resource/pkg/protocol"
+	"github.com/templates-candidate/templates-candidate-resource/pkg/store"
+)
+
+// Files written by in.
+const (
+	tarballFile   = "candidate.tgz"
+	versionFile   = "version"
+	sha256File    = "sha256"
+	passedFile    = "passed.json"
+	templatesDir  = "templates"
+	manifestFile  = "manifest.yml"
+	releasesFile  = "releases.json"
+	fileMode      = 0o644
+	directoryMode = 0o755
+)
+
+// PassedRecord is one entry of passed.json.
+type PassedRecord struct {
+	Environment string      `json:"environment"`
+	Time        string      `json:"time"`
+	Build       store.Build `json:"build"`
+	Note        string      `json:"note"`
+}
+
+// In fetches exactly the requested candidate into the directory $1, verifying
+// its sha256 while it streams.
+func In(ctx context.Context, request []byte, args []string, env Env) (any, error) {
+	dest, err := dirArg(args, "in")
+	if err != nil {
+		return nil, err
+	}
+	req, err := protocol.DecodeIn(bytes.NewReader(request))
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.New(ctx, req.Source)
+	if err != nil {
+		return nil, err
+	}
+	version := req.Version.Version
+	claim, err := committedClaim(ctx, st, version)
+	if err != nil {
+		return nil, err
+	}
+	passed, err := passRecords(ctx, st, version)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dest, directoryMode); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", dest, err)
+	}
+	if !req.Params.SkipDownload {
+		unpack := req.Params.Unpack == nil || *req.Params.Unpack
+		limits := archive.Limits{MaxBytes: req.Source.MaxUnpackedBytes, MaxEntries: req.Source.MaxEntries}
+		if err := download(ctx, st, claim, dest, unpack, limits); err != nil {
+			return nil, fmt.Errorf("getting candidate %s: %w", version, err)
+		}
+		env.Logf("fetched candidate %s (%d bytes, sha256 %s verified)", version, claim.Size, claim.SHA256)
+	}
+	passedJSON, err := json.MarshalIndent(passed, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFiles(dest, map[string][]byte{
+		versionFile: []byte(version),
+		sha256File:  []byte(claim.SHA256),
+		passedFile:  append(passedJSON, '\n'),
+	}); err != nil {
+		return nil, err
+	}
+	return protocol.Response{Version: *req.Version, Metadata: candidateMetadata(claim, passed)}, nil
+}
+
+// committedClaim reads the claim of a version and insists that its candidate
+// is committed.
+func committedClaim(ctx context.Context, st *store.Store, version string) (*store.Claim, error) {
+	claim, err := st.Claim(ctx, version)
+	if err != nil {
+		return nil, err
+	}
+	if claim != nil {
+		committed, err := st.Committed(ctx, claim)
+		if err != nil {
+			return nil, err
+		}
+		if committed {
+			return claim, nil
+		}
+	}
+	return nil, fmt.Errorf("candidate %s does not exist in the store", version)
+}
+
+// passRecords reads every pass of a version, oldest first.
+func passRecords(ctx context.Context, st *store.Store, version string) ([]PassedRecord, error) {
+	keys, err := st.PassesOf(ctx, version)
+	if err != nil {
+		return nil, err
+	}
+	records := make([]PassedRecord, 0, len(keys))
+	for _, k := range keys {
+		rec, err := st.Pass(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		records = append(records, PassedRecord{
+			Environment: rec.Environment,
+			Time:        rec.Time.UTC().Format(time.RFC3339Nano),
+			Build:       rec.Build,
+			Note:        rec.Note,
+		})
+	}
+	return records, nil
+}
+
+// download streams the blob into candidate.tgz and, when asked, unpacks it
+// into templates/ in the same pass, then checks the digest. On any failure the
+// files it wrote are removed.
+func download(ctx context.Context, st *store.Store, claim *store.Claim, dest string, unpack bool, limits archive.Limits) (err error) {
+	tarball := filepath.Join(dest, tarballFile)
+	templates := filepath.Join(dest, templatesDir)
+	defer func() {
+		if err != nil {
+			os.Remove(tarball)
+			os.RemoveAll(templates)
+		}
+	}()
+	body, err := st.OpenBlob(ctx, claim.Blob)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	file, err := os.OpenFile(tarball, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, fileMode)
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", tarball, err)
+	}
+	defer file.Close()
+
+	hash := sha256.New()
+	counted := &countingWriter{}
+	stream := io.TeeReader(body, io.MultiWriter(hash, file, counted))
+	if unpack {
+		if err := archive.Unpack(stream, templates, limits); err != nil {
+			return fmt.Errorf("unpacking: %w", err)
+		}
+	}
+	if _, err := io.Copy(io.Discard, stream); err != nil {
+		return fmt.Errorf("downloading: %w", err)
+	}
+	if err := file.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", tarball, err)
+	}
+	if got := hex.EncodeToString(hash.Sum(nil)); got != claim.SHA256 {
+		return fmt.Errorf("sha256 mismatch: the stored tarball has %s (%d bytes) but the candidate was published with %s (%d bytes)", got, counted.n, claim.SHA256, claim.Size)
+	}
+	return nil
+}
+
+type countingWriter struct{ n int64 }
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.n += int64(len(p))
+	return len(p), nil
+}
+
+func writeFiles(dir string, files map[string][]byte) error {
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, fileMode); err != nil {
+			return fmt.Errorf("writing %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// candidateMetadata is what the Concourse UI shows for a candidate.
+func candidateMetadata(claim *store.Claim, passed []PassedRecord) []protocol.MetadataField {
+	envs := map[string]bool{}
+	var names []string
+	for _, p := range passed {
+		if !envs[p.Environment] {
+			envs[p.Environment] = true
+			names = append(names, p.Environment)
+		}
+	}
+	sort.Strings(names)
+	meta := []protocol.MetadataField{
+		{Name: "version", Value: claim.Version},
+		{Name: "sha256", Value: claim.SHA256},
+		{Name: "size", Value: strconv.FormatInt(claim.Size, 10)},
+		{Name: "created_at", Value: claim.Created.UTC().Format(time.RFC3339)},
+	}
+	if claim.CreatedBy != "" {
+		meta = append(meta, protocol.MetadataField{Name: "created_by", Value: claim.CreatedBy})
+	}
+	if len(names) > 0 {
+		meta = append(meta, protocol.MetadataField{Name: "passed", Value: strings.Join(names, ", ")})
+	}
+	return meta
+}

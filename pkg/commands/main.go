@@ -1,0 +1,93 @@
+// Package commands implements check, in and out: each takes the raw request
+// and the command's arguments and returns the response to encode on stdout.
+package commands
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Command is one of Check, In, Out.
+type Command func(ctx context.Context, request []byte, args []string, env Env) (any, error)
+
+// Env is what a command takes from its surroundings.
+type Env struct {
+	Now    func() time.Time
+	Getenv func(string) string
+	Log    io.Writer
+}
+
+// Logf writes one progress line to the log (stderr).
+func (e Env) Logf(format string, args ...any) {
+	fmt.Fprintf(e.Log, format+"\n", args...)
+}
+
+// Main runs a command as a process: the request on stdin, the response on
+// stdout, and on failure one line on stderr and exit status 1. Secrets of
+// the request never reach the output.
+func Main(cmd Command) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, cmd, os.Stdin, os.Stdout, os.Stderr, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, cmd Command, stdin io.Reader, stdout, stderr io.Writer, args []string) int {
+	request, err := io.ReadAll(stdin)
+	if err != nil {
+		fmt.Fprintf(stderr, "error: reading the request from stdin: %v\n", err)
+		return 1
+	}
+	env := Env{Now: time.Now, Getenv: os.Getenv, Log: stderr}
+	response, err := cmd(ctx, request, args, env)
+	if err == nil {
+		err = json.NewEncoder(stdout).Encode(response)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "error: %s\n", oneLine(redact(err.Error(), secretsOf(request))))
+		return 1
+	}
+	return 0
+}
+
+// secretsOf picks the secret values out of a request, even a request that
+// fails strict decoding, so that no error message can print them.
+func secretsOf(request []byte) []string {
+	var loose struct {
+		Source map[string]any `json:"source"`
+	}
+	_ = json.Unmarshal(request, &loose)
+	var secrets []string
+	for _, key := range []string{"secret_access_key", "session_token"} {
+		if s, ok := loose.Source[key].(string); ok && len(s) >= 4 {
+			secrets = append(secrets, s)
+		}
+	}
+	return secrets
+}
+
+func redact(msg string, secrets []string) string {
+	for _, s := range secrets {
+		msg = strings.ReplaceAll(msg, s, "[redacted]")
+	}
+	return msg
+}
+
+func oneLine(msg string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(msg, "\n", " ")), " ")
+}
+
+// dirArg returns the directory given as $1.
+func dirArg(args []string, name string) (string, error) {
+	if len(args) < 1 || args[0] == "" {
+		return "", fmt.Errorf("usage: %s <directory>: the directory argument is missing", name)
+	}
+	return args[0], nil
+}

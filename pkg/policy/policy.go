@@ -1,0 +1,248 @@
+// Package policy holds the promotion rules of a resource's source.environments:
+// which upstream passes an environment requires, whether its releases must be
+// final, and how long the requirements must have held (soak). It decides whether a
+// candidate is admitted to an environment now and, when it is not, says why.
+package policy
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Rule gates one environment. Every field is optional: an empty rule admits
+// every candidate.
+type Rule struct {
+	// RequiresAny: the candidate passed at least one of these environments.
+	RequiresAny []string `json:"requires_any,omitempty"`
+	// RequiresAll: the candidate passed every one of these environments.
+	RequiresAll []string `json:"requires_all,omitempty"`
+	// FinalReleases: every release of the manifest rendered for this
+	// environment is a final release.
+	FinalReleases bool `json:"final_releases,omitempty"`
+	// Soak: the requirements were met at least this long ago.
+	Soak Duration `json:"soak,omitempty"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("90s", "1h").
+type Duration time.Duration
+
+// UnmarshalJSON reads a Go duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("must be a duration string such as \"90s\" or \"1h\"")
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration (use e.g. \"90s\", \"1h\")", s)
+	}
+	if v < 0 {
+		return fmt.Errorf("%q is negative", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalJSON writes the duration as a Go duration string.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+// Policy maps each declared environment to its rule.
+type Policy map[string]Rule
+
+var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
+
+// Validate checks that every environment name is well formed and that every
+// rule names only declared environments. Errors name the offending key.
+func (p Policy) Validate() error {
+	for _, env := range p.Names() {
+		if !namePattern.MatchString(env) {
+			return fmt.Errorf("source.environments: %q is not a valid environment name (lowercase letters, digits, '-', '_', '.')", env)
+		}
+		rule := p[env]
+		for field, names := range map[string][]string{"requires_any": rule.RequiresAny, "requires_all": rule.RequiresAll} {
+			for _, name := range names {
+				if _, ok := p[name]; !ok {
+					return fmt.Errorf("source.environments.%s.%s: environment %q is not declared in source.environments", env, field, name)
+				}
+				if name == env {
+					return fmt.Errorf("source.environments.%s.%s: an environment cannot require itself", env, field)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// Names lists the declared environments in name order.
+func (p Policy) Names() []string {
+	names := make([]string, 0, len(p))
+	for name := range p {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Declared fails with a message naming key when env is not declared.
+func (p Policy) Declared(key, env string) error {
+	if _, ok := p[env]; ok {
+		return nil
+	}
+	if len(p) == 0 {
+		return fmt.Errorf("%s: environment %q is not declared (source.environments is empty)", key, env)
+	}
+	return fmt.Errorf("%s: environment %q is not declared in source.environments (declared: %s)", key, env, strings.Join(p.Names(), ", "))
+}
+
+// Upstream lists the environments whose passes decide admission to env, in
+// name order, without duplicates.
+func (p Policy) Upstream(env string) []string {
+	rule := p[env]
+	names := slices.Concat(rule.RequiresAny, rule.RequiresAll)
+	sort.Strings(names)
+	return slices.Compact(names)
+}
+
+// Pass is one recorded pass of a candidate through an environment.
+type Pass struct {
+	Environment string
+	Time        time.Time
+}
+
+// Release is a BOSH release of a rendered manifest.
+type Release struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	Final   bool   `json:"final"`
+}
+
+// Evidence is what is known about one candidate when deciding its admission.
+type Evidence struct {
+	Version string
+	// Published is when the candidate was published; soak without any
+	// requirement counts from it.
+	Published time.Time
+	// Passes are the candidate's pass records, in any order.
+	Passes []Pass
+	// Releases returns the releases of the manifest rendered for an
+	// environment. It is consulted only for rules with final_releases.
+	Releases func(env string) ([]Release, error)
+}
+
+// Refusal says why a candidate is not admitted to an environment. Each field
+// names one kind of unmet requirement.
+type Refusal struct {
+	Version     string
+	Environment string
+	// AnyOf is set when none of requires_any passed.
+	AnyOf []string
+	// Missing lists the requires_all environments not passed.
+	Missing []string
+	// NotFinal lists the releases that are not final.
+	NotFinal []Release
+	// SoakLeft is the time left before the soak is over.
+	SoakLeft time.Duration
+	Soak     time.Duration
+}
+
+func (r *Refusal) Error() string {
+	var reasons []string
+	if len(r.AnyOf) > 0 {
+		reasons = append(reasons, fmt.Sprintf("needs a pass in one of %s (none yet)", strings.Join(r.AnyOf, ", ")))
+	}
+	if len(r.Missing) > 0 {
+		reasons = append(reasons, fmt.Sprintf("missing passes: %s", strings.Join(r.Missing, ", ")))
+	}
+	if len(r.NotFinal) > 0 {
+		var rels []string
+		for _, rel := range r.NotFinal {
+			v := rel.Version
+			if v == "" {
+				v = "(no version)"
+			}
+			rels = append(rels, rel.Name+" "+v)
+		}
+		reasons = append(reasons, fmt.Sprintf("releases not final: %s", strings.Join(rels, ", ")))
+	}
+	if r.SoakLeft > 0 {
+		reasons = append(reasons, fmt.Sprintf("soaking: %s left of %s", r.SoakLeft.Round(time.Second), r.Soak))
+	}
+	return fmt.Sprintf("candidate %s is not admitted to %s: %s", r.Version, r.Environment, strings.Join(reasons, "; "))
+}
+
+// Admit decides whether the candidate is admitted to env at time now. It
+// returns nil when admitted, a *Refusal when a requirement is unmet, or another
+// error when the evidence could not be read.
+func (p Policy) Admit(env string, ev Evidence, now time.Time) error {
+	rule, ok := p[env]
+	if !ok {
+		return p.Declared("environment", env)
+	}
+	first := firstPasses(ev.Passes)
+	refusal := &Refusal{Version: ev.Version, Environment: env}
+	met := ev.Published
+
+	if len(rule.RequiresAny) > 0 {
+		var earliest time.Time
+		for _, name := range rule.RequiresAny {
+			if t, ok := first[name]; ok && (earliest.IsZero() || t.Before(earliest)) {
+				earliest = t
+			}
+		}
+		if earliest.IsZero() {
+			refusal.AnyOf = rule.RequiresAny
+		} else if earliest.After(met) {
+			met = earliest
+		}
+	}
+	for _, name := range rule.RequiresAll {
+		t, ok := first[name]
+		if !ok {
+			refusal.Missing = append(refusal.Missing, name)
+		} else if t.After(met) {
+			met = t
+		}
+	}
+	if rule.FinalReleases {
+		if ev.Releases == nil {
+			return fmt.Errorf("candidate %s: releases for %s are unknown", ev.Version, env)
+		}
+		releases, err := ev.Releases(env)
+		if err != nil {
+			return fmt.Errorf("reading releases of %s for %s: %w", ev.Version, env, err)
+		}
+		for _, rel := range releases {
+			if !rel.Final {
+				refusal.NotFinal = append(refusal.NotFinal, rel)
+			}
+		}
+	}
+	requirementsMet := len(refusal.AnyOf) == 0 && len(refusal.Missing) == 0
+	if soak := time.Duration(rule.Soak); soak > 0 && requirementsMet {
+		if left := met.Add(soak).Sub(now); left > 0 {
+			refusal.SoakLeft, refusal.Soak = left, soak
+		}
+	}
+	if !requirementsMet || len(refusal.NotFinal) > 0 || refusal.SoakLeft > 0 {
+		return refusal
+	}
+	return nil
+}
+
+// firstPasses maps each environment to the time of its earliest pass.
+func firstPasses(passes []Pass) map[string]time.Time {
+	first := make(map[string]time.Time, len(passes))
+	for _, pass := range passes {
+		if t, ok := first[pass.Environment]; !ok || pass.Time.Before(t) {
+			first[pass.Environment] = pass.Time
+		}
+	}
+	return first
+}

@@ -1,0 +1,161 @@
+package store
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+
+	"github.com/templates-candidate/templates-candidate-resource/pkg/protocol"
+)
+
+// Retry bounds: transient errors (5xx, SlowDown, throttling, broken
+// connections) are retried with exponential backoff and jitter.
+const (
+	maxAttempts = 6
+	maxBackoff  = 4 * time.Second
+)
+
+// newClient builds the S3 client for a source. TLS settings are made on the
+// SDK's own buildable HTTP client so that ca_bundle and skip_ssl_verification
+// compose with AWS_CA_BUNDLE from the environment.
+func newClient(ctx context.Context, src protocol.Source) (*s3.Client, error) {
+	httpClient := awshttp.NewBuildableClient()
+	if src.SkipSSLVerification || src.CABundle != "" {
+		var pool *x509.CertPool
+		if src.CABundle != "" {
+			var err error
+			if pool, err = x509.SystemCertPool(); err != nil || pool == nil {
+				pool = x509.NewCertPool()
+			}
+			if !pool.AppendCertsFromPEM([]byte(src.CABundle)) {
+				return nil, errors.New("source.ca_bundle: no PEM certificate found")
+			}
+		}
+		httpClient = httpClient.WithTransportOptions(func(tr *http.Transport) {
+			if tr.TLSClientConfig == nil {
+				tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+			}
+			if pool != nil {
+				tr.TLSClientConfig.RootCAs = pool
+			}
+			tr.TLSClientConfig.InsecureSkipVerify = src.SkipSSLVerification //nolint:gosec // the user asked for it
+		})
+	}
+
+	opts := []func(*config.LoadOptions) error{
+		config.WithRegion(src.RegionName),
+		config.WithHTTPClient(httpClient),
+		config.WithRetryer(func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = maxAttempts
+				o.MaxBackoff = maxBackoff
+			})
+		}),
+	}
+	if src.AccessKeyID != "" {
+		opts = append(opts, config.WithCredentialsProvider(
+			credentials.NewStaticCredentialsProvider(src.AccessKeyID, src.SecretAccessKey, src.SessionToken)))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("loading AWS configuration: %w", err)
+	}
+	if src.AWSRoleARN != "" {
+		provider := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), src.AWSRoleARN, func(o *stscreds.AssumeRoleOptions) {
+			o.RoleSessionName = "templates-candidate"
+		})
+		cfg.Credentials = aws.NewCredentialsCache(provider)
+	}
+	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		if src.Endpoint != "" {
+			o.BaseEndpoint = aws.String(src.Endpoint)
+		}
+		o.UsePathStyle = src.UsePathStyle
+	}), nil
+}
+
+// isStatus reports whether err is an S3 response with one of the codes.
+func isStatus(err error, codes ...int) bool {
+	var resp *awshttp.ResponseError
+	if !errors.As(err, &resp) {
+		return false
+	}
+	for _, code := range codes {
+		if resp.HTTPStatusCode() == code {
+			return true
+		}
+	}
+	return false
+}
+
+func isNotFound(err error) bool {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode() {
+		case "NoSuchKey", "NotFound":
+			return true
+		}
+	}
+	return isStatus(err, http.StatusNotFound) && !isNoSuchBucket(err)
+}
+
+func isNoSuchBucket(err error) bool {
+	var apiErr smithy.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode() == "NoSuchBucket"
+}
+
+// isExists reports a lost create-only write: the key exists already (412) or
+// a concurrent conditional write on it is in progress (409).
+func isExists(err error) bool {
+	return isStatus(err, http.StatusPreconditionFailed, http.StatusConflict)
+}
+
+// explain turns an SDK error into one short line without request IDs.
+func (s *Store) explain(err error) error {
+	if err == nil {
+		return nil
+	}
+	var maxErr *retry.MaxAttemptsError
+	if errors.As(err, &maxErr) && maxErr.Err != nil {
+		return fmt.Errorf("gave up after %d attempts: %w", maxErr.Attempt, s.explain(maxErr.Err))
+	}
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode() {
+		case "NoSuchBucket":
+			return fmt.Errorf("bucket %q does not exist", s.bucket)
+		case "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken", "ExpiredToken":
+			return fmt.Errorf("access to bucket %q refused (%s): check the credentials in source", s.bucket, apiErr.ErrorCode())
+		}
+		msg := strings.TrimSpace(apiErr.ErrorMessage())
+		if msg == "" {
+			return fmt.Errorf("S3 error %s", apiErr.ErrorCode())
+		}
+		return fmt.Errorf("S3 error %s: %s", apiErr.ErrorCode(), msg)
+	}
+	var netErr *net.OpError
+	if errors.As(err, &netErr) {
+		return fmt.Errorf("cannot reach the S3 endpoint: %v", netErr.Err)
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return fmt.Errorf("cannot reach the S3 endpoint: %v", dnsErr)
+	}
+	return err
+}
