@@ -164,8 +164,14 @@ func readCandidateDir(dir, rel string) (version, digest string, err error) {
 }
 
 // claimReleases gives the policy the releases recorded at publish time.
-func claimReleases(*store.Claim) func(string) ([]policy.Release, error) {
-	return nil
+func claimReleases(claim *store.Claim) func(string) ([]policy.Release, error) {
+	return func(env string) ([]policy.Release, error) {
+		releases, ok := claim.Releases[env]
+		if !ok {
+			return nil, fmt.Errorf("candidate %s was published before %s was declared, so its releases for %s are unknown: publish the templates again as a new version", claim.Version, env, env)
+		}
+		return releases, nil
+	}
 }
 
 // content is the candidate to publish: something that can be streamed, more

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -59,7 +60,13 @@ func nextVersion(claimed []string) string {
 	return next.String()
 }
 
-// listedReleases gives the policy the releases of a listed candidate.
-func listedReleases(store.Candidate) func(string) ([]policy.Release, error) {
-	return nil
+// listedReleases gives the policy what a listing knows of a candidate's
+// releases: whether the manifest of an environment has one that is not final.
+func listedReleases(c store.Candidate) func(string) ([]policy.Release, error) {
+	return func(env string) ([]policy.Release, error) {
+		if slices.Contains(c.NonFinal, env) {
+			return []policy.Release{{Name: "a release of the " + env + " manifest", Version: "not final"}}, nil
+		}
+		return nil, nil
+	}
 }

@@ -55,7 +55,10 @@ func checkKeys(data []byte, t reflect.Type, path string) error {
 	case reflect.Struct:
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal(data, &obj); err != nil {
-			return nil // the type error is reported by the real decode
+			if bytes.Equal(bytes.TrimSpace(data), []byte("null")) {
+				return nil
+			}
+			return typeError(path, t, data)
 		}
 		fields := jsonFields(t)
 		keys := make([]string, 0, len(obj))
@@ -75,15 +78,41 @@ func checkKeys(data []byte, t reflect.Type, path string) error {
 	case reflect.Map:
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal(data, &obj); err != nil {
-			return nil
+			return typeError(path, t, data)
 		}
 		for k, raw := range obj {
 			if err := checkKeys(raw, t.Elem(), join(path, k)); err != nil {
 				return err
 			}
 		}
+	default:
+		if err := json.Unmarshal(data, reflect.New(t).Interface()); err != nil {
+			return typeError(path, t, data)
+		}
 	}
 	return nil
+}
+
+// typeError names the key whose value has the wrong JSON type, without
+// repeating the value (it may be a secret).
+func typeError(path string, t reflect.Type, data []byte) error {
+	kind := "value"
+	switch trimmed := bytes.TrimSpace(data); {
+	case len(trimmed) == 0:
+	case trimmed[0] == '"':
+		kind = "string"
+	case trimmed[0] == '{':
+		kind = "object"
+	case trimmed[0] == '[':
+		kind = "list"
+	case trimmed[0] == 't' || trimmed[0] == 'f':
+		kind = "boolean"
+	case trimmed[0] == 'n':
+		kind = "null"
+	default:
+		kind = "number"
+	}
+	return fmt.Errorf("%s: must be %s, not a JSON %s", orTop(path), describe(t), kind)
 }
 
 func jsonFields(t reflect.Type) map[string]reflect.StructField {

@@ -4,7 +4,9 @@
 //
 //	blobs/<random>.tgz                          tarball bytes; invisible until committed
 //	versions/<version>.json                     claim of a version: its sha256 and blob (create-only)
-//	candidates/<version>/<sha256>.json          commit record, written last: the candidate exists
+//	candidates/<version>/<sha256>[.nonfinal=<env>,<env>].json
+//	                                            commit record, written last: the candidate exists;
+//	                                            names the environments whose manifest has a release that is not final
 //	passes/<env>/<version>/<time>_<random>.json one immutable record per pass
 //
 // Every write is create-only (If-None-Match: *): nothing is overwritten or
@@ -32,6 +34,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/templates-candidate/templates-candidate-resource/pkg/policy"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/protocol"
 )
 
@@ -80,6 +83,25 @@ type Claim struct {
 	Blob      string    `json:"blob"`
 	Created   time.Time `json:"created"`
 	CreatedBy string    `json:"created_by,omitempty"`
+	// Releases are the releases of the manifest rendered for each environment
+	// declared when the candidate was published.
+	Releases map[string][]policy.Release `json:"releases,omitempty"`
+}
+
+// NonFinal lists, in name order, the environments whose rendered manifest has
+// a release that is not final.
+func (c Claim) NonFinal() []string {
+	var envs []string
+	for env, releases := range c.Releases {
+		for _, r := range releases {
+			if !r.Final {
+				envs = append(envs, env)
+				break
+			}
+		}
+	}
+	sort.Strings(envs)
+	return envs
 }
 
 // Candidate is a committed candidate as seen in a listing.
@@ -87,6 +109,9 @@ type Candidate struct {
 	Version   string
 	SHA256    string
 	Published time.Time
+	// NonFinal lists the environments whose manifest has a release that is
+	// not final.
+	NonFinal []string
 }
 
 // PassKey is a pass as seen in a listing.
@@ -123,8 +148,28 @@ func (s *Store) key(parts ...string) string {
 
 func claimKey(version string) string { return path.Join("versions", version+".json") }
 
-func commitKey(version, sha string) string {
-	return path.Join("candidates", version, sha+".json")
+const nonFinalMark = ".nonfinal="
+
+func commitKey(claim Claim) string {
+	name := claim.SHA256
+	if envs := claim.NonFinal(); len(envs) > 0 {
+		name += nonFinalMark + strings.Join(envs, ",")
+	}
+	return path.Join("candidates", claim.Version, name+".json")
+}
+
+// parseCommitKey reads "<version>/<sha256>[.nonfinal=<envs>].json".
+func parseCommitKey(rel string) (Candidate, bool) {
+	version, file, ok := strings.Cut(rel, "/")
+	name, isJSON := strings.CutSuffix(file, ".json")
+	if !ok || !isJSON || strings.Contains(name, "/") {
+		return Candidate{}, false
+	}
+	c := Candidate{Version: version, SHA256: name}
+	if sha, envs, found := strings.Cut(name, nonFinalMark); found {
+		c.SHA256, c.NonFinal = sha, strings.Split(envs, ",")
+	}
+	return c, true
 }
 
 // list calls fn for each key under prefix (relative to the store's prefix),
@@ -151,12 +196,10 @@ func (s *Store) list(ctx context.Context, prefix string, fn func(rel string, obj
 func (s *Store) Candidates(ctx context.Context) ([]Candidate, error) {
 	var out []Candidate
 	err := s.list(ctx, "candidates", func(rel string, obj types.Object) {
-		version, file, ok := strings.Cut(rel, "/")
-		sha, isJSON := strings.CutSuffix(file, ".json")
-		if !ok || !isJSON || strings.Contains(sha, "/") {
-			return
+		if c, ok := parseCommitKey(rel); ok {
+			c.Published = aws.ToTime(obj.LastModified)
+			out = append(out, c)
 		}
-		out = append(out, Candidate{Version: version, SHA256: sha, Published: aws.ToTime(obj.LastModified)})
 	})
 	return out, err
 }
@@ -267,7 +310,7 @@ func (s *Store) Claim(ctx context.Context, version string) (*Claim, error) {
 func (s *Store) Committed(ctx context.Context, claim *Claim) (bool, error) {
 	_, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{
 		Bucket: aws.String(s.bucket),
-		Key:    aws.String(s.key(commitKey(claim.Version, claim.SHA256))),
+		Key:    aws.String(s.key(commitKey(*claim))),
 	})
 	if err == nil {
 		return true, nil
@@ -287,7 +330,7 @@ func (s *Store) PutClaim(ctx context.Context, claim Claim) error {
 // Commit writes the commit record of a claimed version, making the candidate
 // visible. Committing twice is harmless.
 func (s *Store) Commit(ctx context.Context, claim Claim) error {
-	err := s.putJSON(ctx, commitKey(claim.Version, claim.SHA256), claim)
+	err := s.putJSON(ctx, commitKey(claim), claim)
 	if errors.Is(err, ErrExists) {
 		return nil
 	}
