@@ -65,6 +65,7 @@ func newClient(ctx context.Context, src protocol.Source) (*s3.Client, error) {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
 				o.MaxAttempts = maxAttempts
 				o.MaxBackoff = maxBackoff
+				o.Retryables = append([]retry.IsErrorRetryable{permanentTLS}, o.Retryables...)
 			})
 		}),
 	}
@@ -89,6 +90,18 @@ func newClient(ctx context.Context, src protocol.Source) (*s3.Client, error) {
 		o.UsePathStyle = src.UsePathStyle
 	}), nil
 }
+
+// permanentTLS stops retries on certificate errors: they will not heal.
+var permanentTLS = retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+	var unknownAuthority x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var verify *tls.CertificateVerificationError
+	if errors.As(err, &unknownAuthority) || errors.As(err, &hostname) || errors.As(err, &invalid) || errors.As(err, &verify) {
+		return aws.FalseTernary
+	}
+	return aws.UnknownTernary
+})
 
 // isStatus reports whether err is an S3 response with one of the codes.
 func isStatus(err error, codes ...int) bool {

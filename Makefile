@@ -1,0 +1,40 @@
+# templates-candidate-resource
+#
+#   make build          static binaries into build/image/opt/resource/{check,in,out}
+#   make image-context  + CA bundle and a 1777 /tmp: build/image is the image's root filesystem
+#   make image          + build the image $(IMAGE) from Dockerfile (buildah, podman or docker)
+#   make image-test     build the image with buildah, unpack it with umoci and run its
+#                       binaries in a chroot against versitygw: publish -> check -> get
+#
+# See the comment at the top of Dockerfile for why the image is built this way.
+
+SHELL := /bin/bash
+
+GO            ?= go
+GOOS          ?= linux
+GOARCH        ?= $(shell $(GO) env GOARCH)
+IMAGE         ?= templates-candidate-resource:dev
+# Not a knob: Dockerfile copies build/image/ (the context is the repository root).
+IMAGE_ROOTFS  := build/image
+CA_BUNDLE     ?= /etc/ssl/certs/ca-certificates.crt
+RESOURCE_BINS := check in out
+
+.PHONY: build image-context image image-test
+
+build:
+	mkdir -p $(IMAGE_ROOTFS)/opt/resource
+	CGO_ENABLED=0 GOOS=$(GOOS) GOARCH=$(GOARCH) $(GO) build -trimpath -ldflags "-s -w" \
+		-o $(IMAGE_ROOTFS)/opt/resource/ $(addprefix ./,$(RESOURCE_BINS))
+
+image-context: build
+	@test -s "$(CA_BUNDLE)" || { echo "CA bundle $(CA_BUNDLE) not found: set CA_BUNDLE=<PEM file>" >&2; exit 1; }
+	install -d $(IMAGE_ROOTFS)/etc/ssl/certs
+	install -m 0644 $(CA_BUNDLE) $(IMAGE_ROOTFS)/etc/ssl/certs/ca-certificates.crt
+	rm -rf $(IMAGE_ROOTFS)/tmp
+	install -d -m 1777 $(IMAGE_ROOTFS)/tmp
+
+image: image-context
+	IMAGE='$(IMAGE)' scripts/image.sh
+
+image-test:
+	scripts/image-test.sh
