@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -21,7 +20,7 @@ import (
 // packLevel is the gzip level Pack uses. It is part of the reproducibility
 // contract: changing it (or the compressor) changes the bytes, hence the
 // sha256, of every packed candidate.
-var packLevel = func() int { l, err := strconv.Atoi(os.Getenv("ARCHIVE_LEVEL")); if err != nil { return gzip.DefaultCompression }; return l }()
+const packLevel = gzip.DefaultCompression
 
 // packModTime is the modification time of every entry Pack writes.
 var packModTime = time.Unix(0, 0)
@@ -63,7 +62,9 @@ func Pack(dir string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// gz.Header is the zero Header: no name, no comment, zero mtime.
+	// No name, no comment, and a zero mtime: klauspost/compress writes the
+	// zero time.Time as a non-zero value, so the epoch is set explicitly.
+	gz.Header = gzip.Header{ModTime: time.Unix(0, 0), OS: 255}
 	tw := tar.NewWriter(gz)
 
 	buf := getBuffer()

@@ -87,7 +87,7 @@ func walkCandidate(r io.Reader, limits Limits, visit func(e *entry) error) error
 			break
 		}
 		if err != nil && !(errors.Is(err, tar.ErrInsecurePath) && hdr != nil) {
-			return streamError(err, last, entries == 0)
+			return streamError(err, after(last), entries == 0)
 		}
 		entries++
 		if entries > limits.MaxEntries {
@@ -107,19 +107,19 @@ func walkCandidate(r io.Reader, limits Limits, visit func(e *entry) error) error
 		}
 		var body *bodyReader
 		if !e.dir {
-			body = &bodyReader{r: tr, budget: content, name: e.name}
+			body = &bodyReader{r: tr, budget: content, name: hdr.Name}
 			e.body = body
 		}
 		if err := visit(e); err != nil {
 			if body != nil && body.err != nil {
-				return streamError(body.err, e.name, false)
+				return streamError(body.err, at(hdr.Name), false)
 			}
 			return err
 		}
 		if body != nil {
 			// Read what the visitor left: counted, never skipped unread.
 			if _, err := io.Copy(io.Discard, body); err != nil {
-				return streamError(err, e.name, false)
+				return streamError(err, at(hdr.Name), false)
 			}
 		}
 	}
@@ -129,7 +129,7 @@ func walkCandidate(r io.Reader, limits Limits, visit func(e *entry) error) error
 	// Read to the end of the gzip stream: the checksum is verified there, and
 	// the whole stream is consumed.
 	if _, err := io.Copy(io.Discard, raw); err != nil {
-		return streamError(err, last, false)
+		return streamError(err, after(last), false)
 	}
 	return nil
 }
@@ -214,30 +214,37 @@ func normaliseName(raw string) (string, error) {
 	return strings.Join(kept, "/"), nil
 }
 
-// streamError turns an error met while reading the stream into one line.
-// first is true when no entry has been read yet.
-func streamError(err error, last string, first bool) error {
+// at and after say where in the stream an error was met.
+func at(name string) string { return fmt.Sprintf(" at entry %q", name) }
+
+func after(name string) string {
+	if name == "" {
+		return ""
+	}
+	return fmt.Sprintf(" after entry %q", name)
+}
+
+// streamError turns an error met while reading the stream into one line;
+// where says where (see at and after). first is true when no entry has been
+// read yet.
+func streamError(err error, where string, first bool) error {
 	var le *limitError
 	var corrupt flate.CorruptInputError
-	after := ""
-	if last != "" {
-		after = fmt.Sprintf(" after entry %q", last)
-	}
 	switch {
 	case errors.As(err, &le):
 		return le
 	case errors.Is(err, gzip.ErrChecksum), errors.Is(err, gzip.ErrHeader), errors.As(err, &corrupt):
-		return fmt.Errorf("candidate is not a valid gzip stream%s (%v)", after, describe(err))
+		return fmt.Errorf("candidate is not a valid gzip stream%s (%v)", where, describe(err))
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, tar.ErrHeader), errors.Is(err, tar.ErrFieldTooLong):
 		if first {
 			return fmt.Errorf("candidate is not a tar archive (%v)", describe(err))
 		}
 		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return fmt.Errorf("candidate is truncated%s", after)
+			return fmt.Errorf("candidate is truncated%s", where)
 		}
-		return fmt.Errorf("candidate is not a valid tar archive%s (%v)", after, describe(err))
+		return fmt.Errorf("candidate is not a valid tar archive%s (%v)", where, describe(err))
 	default:
-		return fmt.Errorf("reading candidate%s: %v", after, err)
+		return fmt.Errorf("reading candidate%s: %v", where, err)
 	}
 }
 

@@ -89,55 +89,67 @@ func (u *unpacker) mkdirAll(dir string) error {
 	return nil
 }
 
-// prepareDest makes sure dest is an empty directory. It returns the topmost
-// directory it created ("" if dest already existed), which is what to remove
-// on failure.
-func prepareDest(dest string) (string, error) {
+// prepareDest makes sure dest is an empty directory. When it creates dest it
+// returns the directories it created, dest first then any missing parents,
+// deepest first: what to remove on failure. It returns nil when dest already
+// existed.
+func prepareDest(dest string) ([]string, error) {
+	if dest == "" {
+		return nil, fmt.Errorf("destination: no directory given")
+	}
 	info, err := os.Stat(dest)
 	if err == nil {
 		if !info.IsDir() {
-			return "", fmt.Errorf("destination %q is not a directory", dest)
+			return nil, fmt.Errorf("destination %q is not a directory", dest)
 		}
 		d, err := os.Open(dest)
 		if err != nil {
-			return "", fmt.Errorf("destination %q: %w", dest, unwrapPathError(err))
+			return nil, fmt.Errorf("destination %q: %w", dest, unwrapPathError(err))
 		}
 		defer d.Close()
 		names, err := d.Readdirnames(1)
 		if len(names) > 0 {
-			return "", fmt.Errorf("destination %q is not empty", dest)
+			return nil, fmt.Errorf("destination %q is not empty", dest)
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
-			return "", fmt.Errorf("destination %q: %w", dest, unwrapPathError(err))
+			return nil, fmt.Errorf("destination %q: %w", dest, unwrapPathError(err))
 		}
-		return "", nil
+		return nil, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("destination %q: %w", dest, unwrapPathError(err))
+		return nil, fmt.Errorf("destination %q: %w", dest, unwrapPathError(err))
 	}
 
 	abs, err := filepath.Abs(dest)
 	if err != nil {
-		return "", fmt.Errorf("destination %q: %w", dest, err)
+		return nil, fmt.Errorf("destination %q: %w", dest, err)
 	}
-	top := abs
-	for parent := filepath.Dir(top); parent != top; parent = filepath.Dir(top) {
-		if _, err := os.Lstat(parent); err == nil {
+	var parents []string
+	for p := filepath.Dir(abs); p != filepath.Dir(p); p = filepath.Dir(p) {
+		if _, err := os.Lstat(p); err == nil {
 			break
 		}
-		top = parent
+		parents = append(parents, p)
 	}
-	if err := os.MkdirAll(abs, 0o755); err != nil {
-		return "", fmt.Errorf("destination %q: %w", dest, unwrapPathError(err))
+	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+		return nil, fmt.Errorf("destination %q: %w", dest, unwrapPathError(err))
 	}
-	return top, nil
+	// Mkdir, not MkdirAll: dest is then surely ours to remove on failure.
+	if err := os.Mkdir(abs, 0o755); err != nil {
+		return nil, fmt.Errorf("destination %q: %w", dest, unwrapPathError(err))
+	}
+	return append([]string{abs}, parents...), nil
 }
 
-// cleanDest removes what Unpack created: the directories it made for dest,
-// or else everything inside dest (which was empty before).
-func cleanDest(dest, created string) {
-	if created != "" {
-		_ = os.RemoveAll(created)
+// cleanDest removes what Unpack created: dest and the parents it made for
+// it (each only if empty), or else everything inside dest, which was empty
+// before.
+func cleanDest(dest string, created []string) {
+	if len(created) > 0 {
+		_ = os.RemoveAll(created[0])
+		for _, parent := range created[1:] {
+			_ = os.Remove(parent)
+		}
 		return
 	}
 	root, err := os.OpenRoot(dest)
