@@ -38,3 +38,12 @@ image: image-context
 
 image-test:
 	scripts/image-test.sh
+
+# The README's commands. `make test` installs the pinned test tools once
+# (scripts/install-tools.sh) and runs every spec.
+.PHONY: test demo
+test:
+	PATH="$$(scripts/install-tools.sh):$$PATH" $(GO) test ./...
+
+demo:
+	$(GO) run ./demo

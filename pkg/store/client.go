@@ -162,6 +162,10 @@ func (s *Store) explain(err error) error {
 		}
 		return fmt.Errorf("S3 error %s: %s", apiErr.ErrorCode(), msg)
 	}
+	var verify *tls.CertificateVerificationError
+	if errors.As(err, &verify) {
+		return fmt.Errorf("TLS to the S3 endpoint failed: %v (trust its CA with source.ca_bundle)", verify.Err)
+	}
 	var netErr *net.OpError
 	if errors.As(err, &netErr) {
 		return fmt.Errorf("cannot reach the S3 endpoint: %v", netErr.Err)
