@@ -42,17 +42,7 @@ type packEntry struct {
 // refused with an error naming their relative path. File contents are
 // streamed, never held whole in memory.
 func Pack(dir string, w io.Writer) error {
-	info, err := os.Stat(dir)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("directory %q does not exist", dir)
-	case err != nil:
-		return fmt.Errorf("directory %q: %w", dir, unwrapPathError(err))
-	case !info.IsDir():
-		return fmt.Errorf("%q is not a directory", dir)
-	}
-
-	entries, err := listTree(dir)
+	entries, err := tree(dir)
 	if err != nil {
 		return err
 	}
@@ -97,6 +87,28 @@ func Pack(dir string, w io.Writer) error {
 		return fmt.Errorf("writing candidate: %w", err)
 	}
 	return nil
+}
+
+// CheckDir applies Pack's rules to dir without packing it: dir is a
+// directory holding only directories and regular files. It lets a publish
+// refuse a bad directory before anything is stored.
+func CheckDir(dir string) error {
+	_, err := tree(dir)
+	return err
+}
+
+// tree checks that dir is a directory and lists it (see listTree).
+func tree(dir string) ([]packEntry, error) {
+	info, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("directory %q does not exist", dir)
+	case err != nil:
+		return nil, fmt.Errorf("directory %q: %w", dir, unwrapPathError(err))
+	case !info.IsDir():
+		return nil, fmt.Errorf("%q is not a directory", dir)
+	}
+	return listTree(dir)
 }
 
 // packFile streams one regular file into tw. The file is opened without

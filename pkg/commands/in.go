@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/templates-candidate/templates-candidate-resource/pkg/archive"
+	"github.com/templates-candidate/templates-candidate-resource/pkg/policy"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/protocol"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/store"
 )
@@ -69,12 +71,18 @@ func In(ctx context.Context, request []byte, args []string, env Env) (any, error
 		return nil, fmt.Errorf("creating %s: %w", dest, err)
 	}
 	if !req.Params.SkipDownload {
-		unpack := req.Params.Unpack == nil || *req.Params.Unpack
-		limits := archive.Limits{MaxBytes: req.Source.MaxUnpackedBytes, MaxEntries: req.Source.MaxEntries}
-		if err := download(ctx, st, claim, dest, unpack, limits); err != nil {
+		if err := download(ctx, st, claim, dest, unpacked(req.Params), limits(req.Source)); err != nil {
 			return nil, fmt.Errorf("getting candidate %s: %w", version, err)
 		}
 		env.Logf("fetched candidate %s (%d bytes, sha256 %s verified)", version, claim.Size, claim.SHA256)
+	}
+	meta := candidateMetadata(claim, passed)
+	if target := req.Params.Render; target != "" {
+		releases, err := renderInto(dest, target, unpacked(req.Params), limits(req.Source))
+		if err != nil {
+			return nil, err
+		}
+		meta = append(meta, protocol.MetadataField{Name: "releases", Value: describeReleases(releases)})
 	}
 	passedJSON, err := json.MarshalIndent(passed, "", "  ")
 	if err != nil {
@@ -87,7 +95,57 @@ func In(ctx context.Context, request []byte, args []string, env Env) (any, error
 	}); err != nil {
 		return nil, err
 	}
-	return protocol.Response{Version: *req.Version, Metadata: candidateMetadata(claim, passed)}, nil
+	return protocol.Response{Version: *req.Version, Metadata: meta}, nil
+}
+
+func unpacked(p protocol.InParams) bool { return p.Unpack == nil || *p.Unpack }
+
+func limits(src protocol.Source) archive.Limits {
+	return archive.Limits{MaxBytes: src.MaxUnpackedBytes, MaxEntries: src.MaxEntries}
+}
+
+// renderInto writes manifest.yml and releases.json for one environment, from
+// templates/ when it was unpacked, else from candidate.tgz.
+func renderInto(dest, target string, fromTemplates bool, lim archive.Limits) ([]policy.Release, error) {
+	var templates fs.FS
+	if fromTemplates {
+		templates = os.DirFS(filepath.Join(dest, templatesDir))
+	} else {
+		f, err := os.Open(filepath.Join(dest, tarballFile))
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if templates, err = archive.Inspect(f, lim); err != nil {
+			return nil, fmt.Errorf("reading %s: %w", tarballFile, err)
+		}
+	}
+	manifest, releases, err := renderFor(templates, target)
+	if err != nil {
+		return nil, err
+	}
+	releasesJSON, err := json.MarshalIndent(releases, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFiles(dest, map[string][]byte{
+		manifestFile: manifest,
+		releasesFile: append(releasesJSON, '\n'),
+	}); err != nil {
+		return nil, err
+	}
+	return releases, nil
+}
+
+func describeReleases(releases []policy.Release) string {
+	parts := make([]string, len(releases))
+	for i, r := range releases {
+		parts[i] = r.Name + " " + r.Version
+		if !r.Final {
+			parts[i] += " (not final)"
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // committedClaim reads the claim of a version and insists that its candidate

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -177,17 +178,21 @@ func claimReleases(claim *store.Claim) func(string) ([]policy.Release, error) {
 // content is the candidate to publish: something that can be streamed, more
 // than once if needed (to hash it again for an idempotent retry).
 type content struct {
-	describe string
-	open     func() (io.ReadCloser, error)
+	describe  string
+	open      func() (io.ReadCloser, error)
+	templates fs.FS
 }
 
 // publish stores a new candidate, or confirms an identical existing one.
 func publish(ctx context.Context, src string, req protocol.OutRequest, env Env) (any, error) {
 	p := req.Params
-	limits := archive.Limits{MaxBytes: req.Source.MaxUnpackedBytes, MaxEntries: req.Source.MaxEntries}
-	body, err := candidateContent(src, p, limits)
+	body, err := candidateContent(src, p, limits(req.Source))
 	if err != nil {
 		return nil, err
+	}
+	releases, err := renderAll(body.templates, req.Source.Environments)
+	if err != nil {
+		return nil, fmt.Errorf("params.%s: %s: %w", contentKey(p), body.describe, err)
 	}
 	version, explicit, err := requestedVersion(src, p)
 	if err != nil {
@@ -213,6 +218,7 @@ func publish(ctx context.Context, src string, req protocol.OutRequest, env Env) 
 	if err != nil {
 		return nil, err
 	}
+	claim.Releases = releases
 	for attempt := 0; ; attempt++ {
 		claim.Version = version
 		err := st.PutClaim(ctx, *claim)
@@ -244,6 +250,13 @@ func publish(ctx context.Context, src string, req protocol.OutRequest, env Env) 
 	}
 	env.Logf("published candidate %s (%d bytes, sha256 %s)", version, claim.Size, claim.SHA256)
 	return protocol.Response{Version: protocol.Version{Version: version}, Metadata: candidateMetadata(claim, nil)}, nil
+}
+
+func contentKey(p protocol.OutParams) string {
+	if p.Directory != "" {
+		return "directory"
+	}
+	return "tarball"
 }
 
 func shaOf(c *store.Claim) string {
@@ -333,7 +346,7 @@ func requestedVersion(src string, p protocol.OutParams) (version string, explici
 
 // candidateContent validates what params.directory or params.tarball names
 // and returns a way to stream it.
-func candidateContent(src string, p protocol.OutParams, limits archive.Limits) (content, error) {
+func candidateContent(src string, p protocol.OutParams, lim archive.Limits) (content, error) {
 	if p.Directory != "" {
 		dir, err := inside(src, "directory", p.Directory)
 		if err != nil {
@@ -343,7 +356,10 @@ func candidateContent(src string, p protocol.OutParams, limits archive.Limits) (
 		if err != nil || !info.IsDir() {
 			return content{}, fmt.Errorf("params.directory: %s is not a directory", p.Directory)
 		}
-		return content{describe: p.Directory, open: func() (io.ReadCloser, error) {
+		if err := archive.CheckDir(dir); err != nil {
+			return content{}, fmt.Errorf("params.directory: %s: %w", p.Directory, err)
+		}
+		return content{describe: p.Directory, templates: os.DirFS(dir), open: func() (io.ReadCloser, error) {
 			pr, pw := io.Pipe()
 			go func() {
 				if err := archive.Pack(dir, pw); err != nil {
@@ -384,10 +400,11 @@ func candidateContent(src string, p protocol.OutParams, limits archive.Limits) (
 		return content{}, fmt.Errorf("params.tarball: %v", err)
 	}
 	defer f.Close()
-	if _, err := archive.Inspect(f, limits); err != nil {
+	templates, err := archive.Inspect(f, lim)
+	if err != nil {
 		return content{}, fmt.Errorf("params.tarball: %s: %w", name, err)
 	}
-	return content{describe: name, open: func() (io.ReadCloser, error) { return os.Open(path) }}, nil
+	return content{describe: name, templates: templates, open: func() (io.ReadCloser, error) { return os.Open(path) }}, nil
 }
 
 // sourceReader remembers the first error of the content it reads, so that a

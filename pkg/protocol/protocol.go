@@ -191,6 +191,9 @@ func DecodeIn(r io.Reader) (InRequest, error) {
 		if err := req.Source.Environments.Declared("params.render", req.Params.Render); err != nil {
 			return req, err
 		}
+		if req.Params.SkipDownload {
+			return req, fmt.Errorf("params.render: rendering needs the candidate, so it cannot go with skip_download")
+		}
 	}
 	return req, nil
 }
