@@ -33,9 +33,5 @@ func renderFor(templates fs.FS, env string) ([]byte, []policy.Release, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("rendering %s: %w", env, err)
 	}
-	out := make([]policy.Release, len(rels))
-	for i, r := range rels {
-		out[i] = policy.Release{Name: r.Name, Version: r.Version, Final: r.Final}
-	}
-	return manifest, out, nil
+	return manifest, rels, nil
 }

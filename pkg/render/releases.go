@@ -5,14 +5,13 @@ import (
 
 	semiver "github.com/cppforlife/go-semi-semantic/version"
 	"gopkg.in/yaml.v2"
+
+	"github.com/templates-candidate/templates-candidate-resource/pkg/policy"
 )
 
-// Release is one entry of a manifest's releases, as written to releases.json.
-type Release struct {
-	Name    string `json:"name"`
-	Version string `json:"version"`
-	Final   bool   `json:"final"`
-}
+// Release is one entry of a manifest's releases, as written to releases.json:
+// the policy's own type, since final_releases gates on it.
+type Release = policy.Release
 
 type manifestReleases struct {
 	Releases []struct {
