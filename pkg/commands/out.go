@@ -8,14 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/templates-candidate/templates-candidate-resource/pkg/archive"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/policy"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/protocol"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/store"
@@ -175,24 +173,12 @@ func claimReleases(claim *store.Claim) func(string) ([]policy.Release, error) {
 	}
 }
 
-// content is the candidate to publish: something that can be streamed, more
-// than once if needed (to hash it again for an idempotent retry).
-type content struct {
-	describe  string
-	open      func() (io.ReadCloser, error)
-	templates fs.FS
-}
-
 // publish stores a new candidate, or confirms an identical existing one.
 func publish(ctx context.Context, src string, req protocol.OutRequest, env Env) (any, error) {
 	p := req.Params
-	body, err := candidateContent(src, p, limits(req.Source))
+	body, err := candidateContent(src, p, limits(req.Source), req.Source.Environments)
 	if err != nil {
 		return nil, err
-	}
-	releases, err := renderAll(body.templates, req.Source.Environments)
-	if err != nil {
-		return nil, fmt.Errorf("params.%s: %s: %w", contentKey(p), body.describe, err)
 	}
 	version, explicit, err := requestedVersion(src, p)
 	if err != nil {
@@ -218,7 +204,7 @@ func publish(ctx context.Context, src string, req protocol.OutRequest, env Env) 
 	if err != nil {
 		return nil, err
 	}
-	claim.Releases = releases
+	claim.Releases = body.releases
 	for attempt := 0; ; attempt++ {
 		claim.Version = version
 		err := st.PutClaim(ctx, *claim)
@@ -252,13 +238,6 @@ func publish(ctx context.Context, src string, req protocol.OutRequest, env Env) 
 	return protocol.Response{Version: protocol.Version{Version: version}, Metadata: candidateMetadata(claim, nil)}, nil
 }
 
-func contentKey(p protocol.OutParams) string {
-	if p.Directory != "" {
-		return "directory"
-	}
-	return "tarball"
-}
-
 func shaOf(c *store.Claim) string {
 	if c == nil {
 		return "unknown"
@@ -269,7 +248,7 @@ func shaOf(c *store.Claim) string {
 // confirmExisting makes a retried publish safe: identical content returns the
 // existing version (committing it if a previous put stopped short); different
 // content is refused.
-func confirmExisting(ctx context.Context, st *store.Store, existing *store.Claim, body content, env Env) (any, error) {
+func confirmExisting(ctx context.Context, st *store.Store, existing *store.Claim, body *content, env Env) (any, error) {
 	r, err := body.open()
 	if err != nil {
 		return nil, err
@@ -277,7 +256,7 @@ func confirmExisting(ctx context.Context, st *store.Store, existing *store.Claim
 	defer r.Close()
 	hash := sha256.New()
 	if _, err := io.Copy(hash, r); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", body.describe, err)
+		return nil, err
 	}
 	if digest := hex.EncodeToString(hash.Sum(nil)); digest != existing.SHA256 {
 		return nil, fmt.Errorf("version %s already exists with different content (stored sha256 %s, %s has %s): candidates are immutable, publish a new version", existing.Version, existing.SHA256, body.describe, digest)
@@ -290,7 +269,7 @@ func confirmExisting(ctx context.Context, st *store.Store, existing *store.Claim
 }
 
 // upload streams the content to a new blob, hashing it on the way.
-func upload(ctx context.Context, st *store.Store, body content, build store.Build, now time.Time) (*store.Claim, error) {
+func upload(ctx context.Context, st *store.Store, body *content, build store.Build, now time.Time) (*store.Claim, error) {
 	r, err := body.open()
 	if err != nil {
 		return nil, err
@@ -342,82 +321,4 @@ func requestedVersion(src string, p protocol.OutParams) (version string, explici
 		return "", false, err
 	}
 	return v.Original(), true, nil
-}
-
-// candidateContent validates what params.directory or params.tarball names
-// and returns a way to stream it.
-func candidateContent(src string, p protocol.OutParams, lim archive.Limits) (content, error) {
-	if p.Directory != "" {
-		dir, err := inside(src, "directory", p.Directory)
-		if err != nil {
-			return content{}, err
-		}
-		info, err := os.Stat(dir)
-		if err != nil || !info.IsDir() {
-			return content{}, fmt.Errorf("params.directory: %s is not a directory", p.Directory)
-		}
-		if err := archive.CheckDir(dir); err != nil {
-			return content{}, fmt.Errorf("params.directory: %s: %w", p.Directory, err)
-		}
-		return content{describe: p.Directory, templates: os.DirFS(dir), open: func() (io.ReadCloser, error) {
-			pr, pw := io.Pipe()
-			go func() {
-				if err := archive.Pack(dir, pw); err != nil {
-					pw.CloseWithError(fmt.Errorf("params.directory: %s: %w", p.Directory, err))
-					return
-				}
-				pw.Close()
-			}()
-			return pr, nil
-		}}, nil
-	}
-	pattern, err := inside(src, "tarball", p.Tarball)
-	if err != nil {
-		return content{}, err
-	}
-	matches, err := filepath.Glob(pattern)
-	if err != nil {
-		return content{}, fmt.Errorf("params.tarball: bad glob %q: %v", p.Tarball, err)
-	}
-	switch len(matches) {
-	case 0:
-		return content{}, fmt.Errorf("params.tarball: %q matches no file", p.Tarball)
-	case 1:
-	default:
-		rel := make([]string, len(matches))
-		for i, m := range matches {
-			rel[i], _ = filepath.Rel(src, m)
-		}
-		return content{}, fmt.Errorf("params.tarball: %q matches %d files (%s); it must match exactly one", p.Tarball, len(matches), strings.Join(rel, ", "))
-	}
-	path := matches[0]
-	name, _ := filepath.Rel(src, path)
-	if !strings.HasSuffix(path, ".tgz") && !strings.HasSuffix(path, ".tar.gz") {
-		return content{}, fmt.Errorf("params.tarball: %s is not a .tgz", name)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return content{}, fmt.Errorf("params.tarball: %v", err)
-	}
-	defer f.Close()
-	templates, err := archive.Inspect(f, lim)
-	if err != nil {
-		return content{}, fmt.Errorf("params.tarball: %s: %w", name, err)
-	}
-	return content{describe: name, templates: templates, open: func() (io.ReadCloser, error) { return os.Open(path) }}, nil
-}
-
-// sourceReader remembers the first error of the content it reads, so that a
-// failed upload reports the content's problem rather than the transfer's.
-type sourceReader struct {
-	r   io.Reader
-	err error
-}
-
-func (s *sourceReader) Read(b []byte) (int, error) {
-	n, err := s.r.Read(b)
-	if err != nil && err != io.EOF && s.err == nil {
-		s.err = err
-	}
-	return n, err
 }

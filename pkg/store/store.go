@@ -44,11 +44,6 @@ var ErrExists = errors.New("already exists")
 // timeLayout is the fixed-width, sortable time in pass keys.
 const timeLayout = "20060102T150405.000000000Z"
 
-const (
-	partSize    = 16 << 20
-	concurrency = 4
-)
-
 // Store is one resource's view of its bucket and prefix.
 type Store struct {
 	client   *s3.Client
@@ -360,10 +355,9 @@ func (s *Store) Pass(ctx context.Context, p PassKey) (PassRecord, error) {
 // key. The blob is invisible until a claim and commit name it.
 func (s *Store) UploadBlob(ctx context.Context, r io.Reader) (string, error) {
 	rel := path.Join("blobs", randomHex(16)+".tgz")
-	uploader := transfermanager.New(s.client, func(o *transfermanager.Options) {
-		o.PartSizeBytes = partSize
-		o.Concurrency = concurrency
-	})
+	// The transfer manager's defaults (8 MiB parts, 5 at once) keep memory
+	// bounded (about 50 MiB of part buffers) whatever the candidate's size.
+	uploader := transfermanager.New(s.client)
 	in := &transfermanager.UploadObjectInput{
 		Bucket:      aws.String(s.bucket),
 		Key:         aws.String(s.key(rel)),
