@@ -21,6 +21,9 @@ func parseVersion(key, s string) (*semver.Version, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %q is not a semantic version (e.g. 1.4.2)", key, s)
 	}
+	if v.Metadata() != "" {
+		return nil, fmt.Errorf("%s: %q has build metadata (+%s), which semver does not order: use a pre-release (-rc.1) or another version", key, s, v.Metadata())
+	}
 	return v, nil
 }
 

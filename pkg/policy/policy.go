@@ -172,9 +172,18 @@ func (r *Refusal) Error() string {
 		reasons = append(reasons, fmt.Sprintf("releases not final: %s", strings.Join(rels, ", ")))
 	}
 	if r.SoakLeft > 0 {
-		reasons = append(reasons, fmt.Sprintf("soaking: %s left of %s", r.SoakLeft.Round(time.Second), r.Soak))
+		reasons = append(reasons, fmt.Sprintf("soaking: %s left of %s", ceilSecond(r.SoakLeft), r.Soak))
 	}
 	return fmt.Sprintf("candidate %s is not admitted to %s: %s", r.Version, r.Environment, strings.Join(reasons, "; "))
+}
+
+// ceilSecond rounds a positive duration up to whole seconds, so a refusal
+// never says "0s left".
+func ceilSecond(d time.Duration) time.Duration {
+	if rounded := d.Truncate(time.Second); rounded < d {
+		return rounded + time.Second
+	}
+	return d
 }
 
 // Admit decides whether the candidate is admitted to env at time now. It

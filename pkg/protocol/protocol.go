@@ -52,6 +52,9 @@ func (s *Source) Validate() error {
 	if strings.TrimSpace(s.Bucket) == "" {
 		return fmt.Errorf("source.bucket: required")
 	}
+	if s.Prefix != "" && !strings.HasSuffix(s.Prefix, "/") {
+		s.Prefix += "/"
+	}
 	if s.RegionName == "" {
 		s.RegionName = DefaultRegion
 	}

@@ -1,0 +1,193 @@
+package integration_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+// tarEntry is one raw entry of a hand-made (possibly hostile) tarball.
+type tarEntry struct {
+	name     string
+	typeflag byte
+	body     string
+	link     string
+	mode     int64
+}
+
+func file(name, body string) tarEntry { return tarEntry{name: name, typeflag: tar.TypeReg, body: body} }
+
+// rawTgz builds a .tgz from entries exactly as given, without any sanity.
+func rawTgz(entries ...tarEntry) []byte {
+	GinkgoHelper()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for _, e := range entries {
+		mode := e.mode
+		if mode == 0 {
+			mode = 0o644
+		}
+		hdr := &tar.Header{Name: e.name, Typeflag: e.typeflag, Linkname: e.link, Mode: mode, ModTime: time.Unix(1e9, 0), Format: tar.FormatPAX}
+		if e.typeflag == tar.TypeReg {
+			hdr.Size = int64(len(e.body))
+		}
+		if e.typeflag == tar.TypeChar || e.typeflag == tar.TypeBlock {
+			hdr.Devmajor, hdr.Devminor = 1, 3
+		}
+		Expect(tw.WriteHeader(hdr)).To(Succeed(), "header %q", e.name)
+		if hdr.Size > 0 {
+			_, err := tw.Write([]byte(e.body))
+			Expect(err).NotTo(HaveOccurred())
+		}
+	}
+	Expect(tw.Close()).To(Succeed())
+	Expect(gz.Close()).To(Succeed())
+	return buf.Bytes()
+}
+
+// seedCandidate stores a tarball as committed candidate version, bypassing
+// publish's checks, following the contract's key layout (as a compromised
+// or buggy writer could).
+func seedCandidate(bucket, version string, tgz []byte) string {
+	GinkgoHelper()
+	sum := sha256.Sum256(tgz)
+	digest := hex.EncodeToString(sum[:])
+	blob := "blobs/seeded-" + randomHex(8) + ".tgz"
+	claim, err := json.Marshal(map[string]any{
+		"version": version, "sha256": digest, "size": len(tgz), "blob": blob,
+		"created": time.Now().UTC().Format(time.RFC3339Nano), "created_by": "integration-seed",
+	})
+	Expect(err).NotTo(HaveOccurred())
+	putObject(bucket, blob, tgz)
+	putObject(bucket, "versions/"+version+".json", claim)
+	putObject(bucket, "candidates/"+version+"/"+digest+".json", claim)
+	return digest
+}
+
+// findNamed walks root and returns the paths whose base name is name.
+func findNamed(root, name string) []string {
+	GinkgoHelper()
+	var found []string
+	Expect(filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Name() == name {
+			found = append(found, p)
+		}
+		return err
+	})).To(Succeed())
+	return found
+}
+
+var manifest = redisTemplates("hostile")["manifest.yml"]
+
+var _ = Describe("hostile tarballs", func() {
+	var (
+		bucket string
+		src    map[string]any
+		root   string // everything a spec writes lives under root
+	)
+
+	BeforeEach(func() {
+		bucket = newBucket()
+		src = source(bucket, nil)
+		root = GinkgoT().TempDir()
+		Expect(os.MkdirAll(filepath.Join(root, "outside"), 0o755)).To(Succeed())
+		Expect(os.WriteFile(filepath.Join(root, "outside", "target.yml"), []byte("untouched\n"), 0o644)).To(Succeed())
+	})
+
+	// The outside directory sits beside the put/get directories: a path
+	// that escapes templates/ twice lands there.
+	hostile := func() map[string][]tarEntry {
+		out := filepath.Join(root, "outside")
+		return map[string][]tarEntry{
+			"an absolute path":   {file("manifest.yml", manifest), file(filepath.Join(out, "pwned.yml"), "x")},
+			"a .. path":          {file("manifest.yml", manifest), file("../../outside/pwned.yml", "x")},
+			"a .. inside a path": {file("manifest.yml", manifest), file("ops/../../../outside/pwned.yml", "x")},
+			"a symlink leading out, then a file through it": {
+				file("manifest.yml", manifest),
+				{name: "ops", typeflag: tar.TypeSymlink, link: out},
+				file("ops/pwned.yml", "x"),
+			},
+			"a hard link to a file outside": {
+				file("manifest.yml", manifest),
+				{name: "ops/pwned.yml", typeflag: tar.TypeLink, link: filepath.Join(out, "target.yml")},
+			},
+			"a device node":     {file("manifest.yml", manifest), {name: "ops/pwned.yml", typeflag: tar.TypeChar}},
+			"duplicate entries": {file("manifest.yml", manifest), file("manifest.yml", "name: other\n")},
+		}
+	}
+
+	expectOutsideUntouched := func() {
+		GinkgoHelper()
+		Expect(findNamed(root, "pwned.yml")).To(BeEmpty(), "nothing may be written outside the destination")
+		Expect(readTrimmed(filepath.Join(root, "outside", "target.yml"))).To(Equal("untouched"))
+	}
+
+	for _, name := range []string{
+		"an absolute path", "a .. path", "a .. inside a path",
+		"a symlink leading out, then a file through it", "a hard link to a file outside",
+		"a device node", "duplicate entries",
+	} {
+		It("refuses "+name+" on publish, writing nothing", func() {
+			dir := filepath.Join(root, "put")
+			Expect(os.MkdirAll(filepath.Join(dir, "build"), 0o755)).To(Succeed())
+			Expect(os.WriteFile(filepath.Join(dir, "build", "c.tgz"), rawTgz(hostile()[name]...), 0o644)).To(Succeed())
+
+			_, sess := out(dir, map[string]any{"source": src, "params": map[string]any{"tarball": "build/*.tgz", "version": "1.0.0"}})
+			expectRefusal(sess)
+			Expect(bucketKeys(bucket)).To(BeEmpty())
+			expectOutsideUntouched()
+		})
+
+		It("refuses "+name+" on unpack, touching nothing outside the destination", func() {
+			seedCandidate(bucket, "6.6.6", rawTgz(hostile()[name]...))
+			dest := filepath.Join(root, "get", "cand")
+			_, sess := in(dest, map[string]any{"source": src, "version": ver("6.6.6")})
+			expectRefusal(sess)
+			expectOutsideUntouched()
+			Expect(filepath.Join(dest, "templates")).NotTo(BeADirectory(), "partial output is removed")
+		})
+	}
+
+	Describe("limits", func() {
+		files := redisTemplates("limits") // 5 files in 4 directories
+
+		DescribeTable("refuse to unpack past a bound, naming it, and remove the partial output",
+			func(limit map[string]any, key string) {
+				publish(src, files, "1.0.0")
+				dest := filepath.Join(root, "get")
+				_, sess := in(dest, map[string]any{"source": source(bucket, limit), "version": ver("1.0.0")})
+				expectRefusal(sess, key)
+				Expect(filepath.Join(dest, "templates")).NotTo(BeADirectory())
+			},
+			Entry("max_entries", map[string]any{"max_entries": 3}, "max_entries"),
+			Entry("max_unpacked_bytes", map[string]any{"max_unpacked_bytes": 100}, "max_unpacked_bytes"),
+		)
+
+		It("refuses to publish a decompression bomb past max_unpacked_bytes, writing nothing", func() {
+			bomb := rawTgz(file("manifest.yml", manifest), file("ops/bomb.yml", "# "+strings.Repeat("0", 4<<20)+"\n"))
+			Expect(len(bomb)).To(BeNumerically("<", 64<<10), "it compresses well")
+			dir := filepath.Join(root, "put")
+			Expect(os.MkdirAll(filepath.Join(dir, "build"), 0o755)).To(Succeed())
+			Expect(os.WriteFile(filepath.Join(dir, "build", "bomb.tgz"), bomb, 0o644)).To(Succeed())
+
+			_, sess := out(dir, map[string]any{
+				"source": source(bucket, map[string]any{"max_unpacked_bytes": 1 << 20}),
+				"params": map[string]any{"tarball": "build/*.tgz", "version": "1.0.0"},
+			})
+			expectRefusal(sess, "max_unpacked_bytes")
+			Expect(bucketKeys(bucket)).To(BeEmpty())
+		})
+	})
+})

@@ -1,0 +1,166 @@
+package integration_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+var _ = Describe("in", func() {
+	var (
+		bucket    string
+		src       map[string]any
+		files     map[string]string
+		published Response
+		digest    string
+	)
+
+	BeforeEach(func() {
+		bucket = newBucket()
+		src = source(bucket, nil)
+		files = redisTemplates("in")
+		published = publish(src, files, "1.0.0")
+		var ok bool
+		digest, ok = published.Meta("sha256")
+		Expect(ok).To(BeTrue())
+	})
+
+	entries := func(dir string) []string {
+		GinkgoHelper()
+		des, err := os.ReadDir(dir)
+		Expect(err).NotTo(HaveOccurred())
+		var names []string
+		for _, de := range des {
+			names = append(names, de.Name())
+		}
+		return names
+	}
+
+	It("writes candidate.tgz, version, sha256, passed.json and the unpacked templates", func() {
+		dest := filepath.Join(GinkgoT().TempDir(), "get")
+		resp, sess := in(dest, map[string]any{"source": src, "version": ver("1.0.0")})
+		succeeded(sess)
+
+		Expect(resp.Version).To(Equal(ver("1.0.0")))
+		meta, ok := resp.Meta("sha256")
+		Expect(ok).To(BeTrue(), "in's metadata should have a sha256 entry")
+		Expect(meta).To(Equal(digest))
+
+		Expect(readTrimmed(filepath.Join(dest, "version"))).To(Equal("1.0.0"))
+		Expect(readTrimmed(filepath.Join(dest, "sha256"))).To(Equal(digest))
+		Expect(sha256File(filepath.Join(dest, "candidate.tgz"))).To(Equal(digest),
+			"the sha256 file must be the digest of candidate.tgz")
+
+		raw := readTrimmed(filepath.Join(dest, "passed.json"))
+		Expect(raw).To(HavePrefix("["), "passed.json is an array, even when empty")
+		Expect(raw).To(MatchJSON(`[]`))
+
+		for name, content := range files {
+			got, err := os.ReadFile(filepath.Join(dest, "templates", filepath.FromSlash(name)))
+			Expect(err).NotTo(HaveOccurred(), "templates/%s", name)
+			Expect(string(got)).To(Equal(content), "templates/%s", name)
+		}
+	})
+
+	It("keeps only candidate.tgz and the metadata with unpack: false", func() {
+		dest := filepath.Join(GinkgoT().TempDir(), "get")
+		_, sess := in(dest, map[string]any{"source": src, "version": ver("1.0.0"), "params": map[string]any{"unpack": false}})
+		succeeded(sess)
+		Expect(entries(dest)).To(ConsistOf("candidate.tgz", "version", "sha256", "passed.json"))
+		Expect(sha256File(filepath.Join(dest, "candidate.tgz"))).To(Equal(digest))
+	})
+
+	It("writes only version, sha256 and passed.json with skip_download: true", func() {
+		dest := filepath.Join(GinkgoT().TempDir(), "get")
+		resp, sess := in(dest, map[string]any{"source": src, "version": ver("1.0.0"), "params": map[string]any{"skip_download": true}})
+		succeeded(sess)
+		Expect(resp.Version).To(Equal(ver("1.0.0")))
+		Expect(entries(dest)).To(ConsistOf("version", "sha256", "passed.json"))
+		Expect(readTrimmed(filepath.Join(dest, "sha256"))).To(Equal(digest))
+		Expect(readTrimmed(filepath.Join(dest, "version"))).To(Equal("1.0.0"))
+	})
+
+	It("fetches exactly the version asked for", func() {
+		other := publish(src, redisTemplates("other"), "1.0.1")
+		otherDigest, _ := other.Meta("sha256")
+
+		dest := filepath.Join(GinkgoT().TempDir(), "get")
+		_, sess := in(dest, map[string]any{"source": src, "version": ver("1.0.0")})
+		succeeded(sess)
+		Expect(readTrimmed(filepath.Join(dest, "sha256"))).To(Equal(digest))
+		Expect(digest).NotTo(Equal(otherDigest))
+	})
+
+	It("fails for a version that does not exist", func() {
+		dest := filepath.Join(GinkgoT().TempDir(), "get")
+		_, sess := in(dest, map[string]any{"source": src, "version": ver("7.7.7")})
+		expectRefusal(sess, "7.7.7")
+	})
+
+	DescribeTable("verifies the digest end to end: a stored tarball changed after publishing is refused",
+		func(change func(stored []byte) []byte) {
+			blobs := keysUnder(bucket, "blobs/")
+			Expect(blobs).To(HaveLen(1))
+			dest := filepath.Join(GinkgoT().TempDir(), "get")
+			_, sess := in(dest, map[string]any{"source": src, "version": ver("1.0.0"), "params": map[string]any{"unpack": false}})
+			succeeded(sess)
+			stored, err := os.ReadFile(filepath.Join(dest, "candidate.tgz"))
+			Expect(err).NotTo(HaveOccurred())
+			putObject(bucket, blobs[0], change(stored))
+
+			for _, params := range []map[string]any{nil, {"unpack": false}} {
+				dest := filepath.Join(GinkgoT().TempDir(), "get")
+				_, sess := in(dest, map[string]any{"source": src, "version": ver("1.0.0"), "params": params})
+				line := expectRefusal(sess)
+				Expect(line).To(MatchRegexp(`(?i)sha256|digest|checksum|truncated|unexpected EOF|size|corrupt|gzip`))
+				Expect(filepath.Join(dest, "templates")).NotTo(BeADirectory(), "no unverified templates are left behind")
+				Expect(filepath.Join(dest, "candidate.tgz")).NotTo(BeAnExistingFile(), "no unverified candidate.tgz is left behind")
+			}
+		},
+		Entry("altered: another valid .tgz", func([]byte) []byte {
+			// Only the digest can tell this one apart.
+			altered := redisTemplates("in")
+			altered["manifest.yml"] += "# evil\n"
+			p := filepath.Join(GinkgoT().TempDir(), "t.tgz")
+			makeTgz(p, altered, false)
+			b, err := os.ReadFile(p)
+			Expect(err).NotTo(HaveOccurred())
+			return b
+		}),
+		Entry("truncated", func(stored []byte) []byte { return stored[:len(stored)/2] }),
+		Entry("one byte flipped", func(stored []byte) []byte {
+			b := bytes.Clone(stored)
+			b[len(b)-10] ^= 0xff
+			return b
+		}),
+	)
+
+	It("shows version, sha256, size, created at/by and the passed environments in the UI metadata", func() {
+		dir := GinkgoT().TempDir()
+		writeFiles(filepath.Join(dir, "templates"), redisTemplates("ui"))
+		_, sess := outEnv(dir, map[string]any{"source": src, "params": map[string]any{"directory": "templates", "version": "2.0.0"}},
+			map[string]string{
+				"BUILD_ID": "77", "BUILD_NAME": "12", "BUILD_JOB_NAME": "publish-templates",
+				"BUILD_PIPELINE_NAME": "redis", "BUILD_TEAM_NAME": "main", "ATC_EXTERNAL_URL": "https://ci.example.com",
+			})
+		succeeded(sess)
+		gated := source(bucket, map[string]any{"environments": redisPolicy()})
+		mustPass(gated, "2.0.0", "dev1")
+		mustPass(gated, "2.0.0", "dev2")
+
+		_, resp := get(src, ver("2.0.0"), nil)
+		names := map[string]string{}
+		for _, m := range resp.Metadata {
+			names[m.Name] = m.Value
+		}
+		Expect(names).To(HaveKeyWithValue("version", "2.0.0"))
+		Expect(names).To(HaveKey("sha256"))
+		Expect(names).To(HaveKey("size"))
+		Expect(names).To(HaveKey(MatchRegexp(`(?i)created.*at|^created$`)))
+		Expect(names).To(ContainElement(ContainSubstring("publish-templates")), "created by the publishing build")
+		Expect(names).To(ContainElement(And(ContainSubstring("dev1"), ContainSubstring("dev2"))), "the passed environments")
+	})
+})

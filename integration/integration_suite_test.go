@@ -1,0 +1,192 @@
+package integration_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gexec"
+)
+
+// TestIntegration drives the compiled check, in and out binaries through the
+// Concourse resource protocol against a real S3 server (versitygw).
+func TestIntegration(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "templates-candidate integration suite")
+}
+
+const (
+	modulePath       = "github.com/templates-candidate/templates-candidate-resource"
+	versitygwVersion = "v1.8.0"
+	installHint      = "GOBIN=$HOME/.cache/tc-tools/bin go install github.com/versity/versitygw/cmd/versitygw@" + versitygwVersion
+	accessKeyID      = "tcintegration"
+	regionName       = "us-east-1"
+)
+
+// suiteConfig is what the first parallel process hands to every process.
+type suiteConfig struct {
+	Check     string `json:"check"`
+	In        string `json:"in"`
+	Out       string `json:"out"`
+	Endpoint  string `json:"endpoint"`
+	SecretKey string `json:"secret_key"`
+	HomeDir   string `json:"home_dir"`
+}
+
+var (
+	cfg      suiteConfig
+	s3Client *s3.Client
+
+	// Owned by process #1 only.
+	gateway     *exec.Cmd
+	gatewayDone chan struct{}
+	gatewayDir  string
+	gatewayLog  *os.File
+)
+
+var _ = SynchronizedBeforeSuite(func() []byte {
+	bin := findVersitygw()
+
+	var c suiteConfig
+	var err error
+	By("compiling check, in and out")
+	c.Check, err = gexec.Build(modulePath + "/check")
+	Expect(err).NotTo(HaveOccurred(), "building check")
+	c.In, err = gexec.Build(modulePath + "/in")
+	Expect(err).NotTo(HaveOccurred(), "building in")
+	c.Out, err = gexec.Build(modulePath + "/out")
+	Expect(err).NotTo(HaveOccurred(), "building out")
+
+	gatewayDir, err = os.MkdirTemp("", "tc-integration-")
+	Expect(err).NotTo(HaveOccurred())
+	dataDir := filepath.Join(gatewayDir, "data")
+	c.HomeDir = filepath.Join(gatewayDir, "home")
+	Expect(os.MkdirAll(dataDir, 0o755)).To(Succeed())
+	Expect(os.MkdirAll(c.HomeDir, 0o755)).To(Succeed())
+
+	c.SecretKey = "tc-it-secret-" + randomHex(12)
+	port := freePort()
+	c.Endpoint = fmt.Sprintf("http://127.0.0.1:%d", port)
+
+	By("starting versitygw on " + c.Endpoint)
+	gatewayLog, err = os.Create(filepath.Join(gatewayDir, "versitygw.log"))
+	Expect(err).NotTo(HaveOccurred())
+	gateway = exec.Command(bin,
+		"--port", fmt.Sprintf("127.0.0.1:%d", port),
+		"--region", regionName,
+		"--quiet",
+		"posix", dataDir)
+	gateway.Env = []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + c.HomeDir,
+		"ROOT_ACCESS_KEY=" + accessKeyID,
+		"ROOT_SECRET_KEY=" + c.SecretKey,
+	}
+	gateway.Stdout = gatewayLog
+	gateway.Stderr = gatewayLog
+	Expect(gateway.Start()).To(Succeed())
+	gatewayDone = make(chan struct{})
+	go func() {
+		_ = gateway.Wait()
+		close(gatewayDone)
+	}()
+
+	client := newS3Client(c.Endpoint, c.SecretKey)
+	Eventually(func() error {
+		select {
+		case <-gatewayDone:
+			log, _ := os.ReadFile(gatewayLog.Name())
+			return StopTrying("versitygw exited early:\n" + string(log))
+		default:
+		}
+		_, err := client.ListBuckets(context.Background(), &s3.ListBucketsInput{})
+		return err
+	}).WithTimeout(30*time.Second).WithPolling(100*time.Millisecond).Should(Succeed(),
+		"versitygw did not answer; log in %s", gatewayLog.Name())
+
+	data, err := json.Marshal(c)
+	Expect(err).NotTo(HaveOccurred())
+	return data
+}, func(data []byte) {
+	Expect(json.Unmarshal(data, &cfg)).To(Succeed())
+	s3Client = newS3Client(cfg.Endpoint, cfg.SecretKey)
+	SetDefaultEventuallyTimeout(10 * time.Second)
+})
+
+var _ = SynchronizedAfterSuite(func() {}, func() {
+	if gateway != nil && gateway.Process != nil {
+		_ = gateway.Process.Kill()
+		<-gatewayDone
+	}
+	if gatewayLog != nil {
+		_ = gatewayLog.Close()
+	}
+	if gatewayDir != "" {
+		_ = os.RemoveAll(gatewayDir)
+	}
+	gexec.CleanupBuildArtifacts()
+})
+
+// findVersitygw locates versitygw v1.8.0: $VERSITYGW, then PATH, then
+// $HOME/.cache/tc-tools/bin. It fails the suite with install instructions
+// when none is found or the binary is another version.
+func findVersitygw() string {
+	var candidates []string
+	if p := os.Getenv("VERSITYGW"); p != "" {
+		if st, err := os.Stat(p); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+			Fail(fmt.Sprintf("VERSITYGW=%s is not an executable file. Install versitygw %s with:\n  %s", p, versitygwVersion, installHint))
+		}
+		candidates = append(candidates, p)
+	}
+	if p, err := exec.LookPath("versitygw"); err == nil {
+		candidates = append(candidates, p)
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		candidates = append(candidates, filepath.Join(home, ".cache", "tc-tools", "bin", "versitygw"))
+	}
+	for _, p := range candidates {
+		st, err := os.Stat(p)
+		if err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+			continue
+		}
+		// `go version -m` reads the module version embedded by `go install`.
+		if out, err := exec.Command("go", "version", "-m", p).Output(); err == nil {
+			for _, line := range strings.Split(string(out), "\n") {
+				f := strings.Fields(line)
+				if len(f) >= 3 && f[0] == "mod" && f[1] == "github.com/versity/versitygw" && f[2] != versitygwVersion {
+					Fail(fmt.Sprintf("%s is versitygw %s; the suite needs %s. Install it with:\n  %s", p, f[2], versitygwVersion, installHint))
+				}
+			}
+		}
+		return p
+	}
+	Fail(fmt.Sprintf("versitygw %s not found (looked at $VERSITYGW, PATH and $HOME/.cache/tc-tools/bin). Install it with:\n  %s",
+		versitygwVersion, installHint))
+	return ""
+}
+
+func freePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	Expect(err).NotTo(HaveOccurred())
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, err := rand.Read(b)
+	Expect(err).NotTo(HaveOccurred())
+	return hex.EncodeToString(b)
+}
