@@ -47,3 +47,9 @@ test:
 
 demo:
 	$(GO) run ./demo
+
+# The performance bars of DESIGN.md §4 against versitygw, each beside its
+# baseline (bench/main.go); BENCH_FLAGS=-quick or BENCH_FLAGS='-only P1,P5'.
+.PHONY: bench
+bench:
+	$(GO) run ./bench $(BENCH_FLAGS)

@@ -205,11 +205,27 @@ func publish(ctx context.Context, src string, req protocol.OutRequest, env Env) 
 		return nil, err
 	}
 	claim.Releases = body.releases
+	if claim, err = claimVersion(ctx, st, claim, version, explicit); err != nil {
+		return nil, err
+	}
+	version = claim.Version
+	if err := st.Commit(ctx, *claim); err != nil {
+		return nil, fmt.Errorf("committing %s: %w", version, err)
+	}
+	env.Logf("published candidate %s (%d bytes, sha256 %s)", version, claim.Size, claim.SHA256)
+	return protocol.Response{Version: protocol.Version{Version: version}, Metadata: candidateMetadata(claim, nil)}, nil
+}
+
+// claimVersion claims version for the uploaded content. When another put
+// claimed it first: identical content is that put's candidate (a retry);
+// different content is refused for an explicit version, or moves on to the
+// next patch when the version was chosen here.
+func claimVersion(ctx context.Context, st *store.Store, claim *store.Claim, version string, explicit bool) (*store.Claim, error) {
 	for attempt := 0; ; attempt++ {
 		claim.Version = version
 		err := st.PutClaim(ctx, *claim)
 		if err == nil {
-			break
+			return claim, nil
 		}
 		if !errors.Is(err, store.ErrExists) {
 			return nil, fmt.Errorf("publishing %s: %w", version, err)
@@ -219,10 +235,9 @@ func publish(ctx context.Context, src string, req protocol.OutRequest, env Env) 
 			return nil, err
 		}
 		if existing != nil && existing.SHA256 == claim.SHA256 {
-			claim = existing
-			break
+			return existing, nil
 		}
-		if explicit || attempt >= 20 {
+		if explicit || attempt >= maxClaimAttempts {
 			return nil, fmt.Errorf("version %s was just published by another put with different content (sha256 %s, ours %s)", version, shaOf(existing), claim.SHA256)
 		}
 		claimed, err := st.ClaimedVersions(ctx)
@@ -231,12 +246,11 @@ func publish(ctx context.Context, src string, req protocol.OutRequest, env Env) 
 		}
 		version = nextVersion(append(claimed, version))
 	}
-	if err := st.Commit(ctx, *claim); err != nil {
-		return nil, fmt.Errorf("committing %s: %w", version, err)
-	}
-	env.Logf("published candidate %s (%d bytes, sha256 %s)", version, claim.Size, claim.SHA256)
-	return protocol.Response{Version: protocol.Version{Version: version}, Metadata: candidateMetadata(claim, nil)}, nil
 }
+
+// maxClaimAttempts bounds how often a publish without a version moves on to
+// the next patch when concurrent publishes keep taking it.
+const maxClaimAttempts = 20
 
 func shaOf(c *store.Claim) string {
 	if c == nil {
