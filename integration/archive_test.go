@@ -15,6 +15,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gexec"
 )
 
 // tarEntry is one raw entry of a hand-made (possibly hostile) tarball.
@@ -124,8 +125,33 @@ var _ = Describe("hostile tarballs", func() {
 				{name: "ops/pwned.yml", typeflag: tar.TypeLink, link: filepath.Join(out, "target.yml")},
 			},
 			"a device node":     {file("manifest.yml", manifest), {name: "ops/pwned.yml", typeflag: tar.TypeChar}},
+			"a block device":    {file("manifest.yml", manifest), {name: "ops/pwned.yml", typeflag: tar.TypeBlock}},
+			"a fifo":            {file("manifest.yml", manifest), {name: "ops/pwned.yml", typeflag: tar.TypeFifo}},
 			"duplicate entries": {file("manifest.yml", manifest), file("manifest.yml", "name: other\n")},
+			"a symlink pointing outside": {
+				file("manifest.yml", manifest),
+				{name: "ops/pwned.yml", typeflag: tar.TypeSymlink, link: filepath.Join(out, "target.yml")},
+			},
+			"a .. hidden in a PAX long name": {
+				file("manifest.yml", manifest),
+				file(strings.Repeat("deep/", 30)+strings.Repeat("../", 33)+"outside/pwned.yml", "x"),
+			},
 		}
+	}
+
+	// What the one-line reason must say for each hostile tarball.
+	reasons := map[string]string{
+		"an absolute path":   "absolute",
+		"a .. path":          "escapes",
+		"a .. inside a path": "escapes",
+		"a symlink leading out, then a file through it": "symlink",
+		"a hard link to a file outside":                 "hard link",
+		"a device node":                                 "device",
+		"a block device":                                "device",
+		"a fifo":                                        "fifo",
+		"duplicate entries":                             "duplicate",
+		"a symlink pointing outside":                    "symlink",
+		"a .. hidden in a PAX long name":                "escapes",
 	}
 
 	expectOutsideUntouched := func() {
@@ -137,7 +163,8 @@ var _ = Describe("hostile tarballs", func() {
 	for _, name := range []string{
 		"an absolute path", "a .. path", "a .. inside a path",
 		"a symlink leading out, then a file through it", "a hard link to a file outside",
-		"a device node", "duplicate entries",
+		"a device node", "a block device", "a fifo", "duplicate entries",
+		"a symlink pointing outside", "a .. hidden in a PAX long name",
 	} {
 		It("refuses "+name+" on publish, writing nothing", func() {
 			dir := filepath.Join(root, "put")
@@ -145,7 +172,7 @@ var _ = Describe("hostile tarballs", func() {
 			Expect(os.WriteFile(filepath.Join(dir, "build", "c.tgz"), rawTgz(hostile()[name]...), 0o644)).To(Succeed())
 
 			_, sess := out(dir, map[string]any{"source": src, "params": map[string]any{"tarball": "build/*.tgz", "version": "1.0.0"}})
-			expectRefusal(sess)
+			expectRefusal(sess, "build/c.tgz", reasons[name])
 			Expect(bucketKeys(bucket)).To(BeEmpty())
 			expectOutsideUntouched()
 		})
@@ -154,11 +181,95 @@ var _ = Describe("hostile tarballs", func() {
 			seedCandidate(bucket, "6.6.6", rawTgz(hostile()[name]...))
 			dest := filepath.Join(root, "get", "cand")
 			_, sess := in(dest, map[string]any{"source": src, "version": ver("6.6.6")})
-			expectRefusal(sess)
+			expectRefusal(sess, "6.6.6", reasons[name])
 			expectOutsideUntouched()
 			Expect(filepath.Join(dest, "templates")).NotTo(BeADirectory(), "partial output is removed")
+			expectNoSuccessFiles(dest)
 		})
 	}
+
+	Describe("decompression bombs", func() {
+		// Small limits in source keep these quick; the mechanism is the one
+		// the defaults (4 GiB, 100000 entries) use, see below.
+		small := map[string]any{"max_unpacked_bytes": 8 << 20, "max_entries": 1000}
+		bombs := map[string]func() []byte{
+			"256 MiB of zeros in one file":      func() []byte { return bombTgz("files/zeros.bin", 256<<20, 0) },
+			"256 MiB of comments in a template": func() []byte { return bombTgz("ops/bomb.yml", 256<<20, '#') },
+			"5000 empty files":                  func() []byte { return manyEntriesTgz(5000) },
+		}
+		reason := map[string]string{
+			"256 MiB of zeros in one file":      "max_unpacked_bytes (8388608)",
+			"256 MiB of comments in a template": "max_unpacked_bytes (8388608)",
+			"5000 empty files":                  "max_entries (1000)",
+		}
+
+		for _, name := range []string{"256 MiB of zeros in one file", "256 MiB of comments in a template", "5000 empty files"} {
+			It("refuses "+name+" on publish, naming the limit, writing nothing", func() {
+				tgz := bombs[name]()
+				Expect(len(tgz)).To(BeNumerically("<", 1<<20), "a bomb is small")
+				dir := filepath.Join(root, "put")
+				Expect(os.MkdirAll(filepath.Join(dir, "build"), 0o755)).To(Succeed())
+				Expect(os.WriteFile(filepath.Join(dir, "build", "bomb.tgz"), tgz, 0o644)).To(Succeed())
+
+				_, sess := out(dir, map[string]any{"source": source(bucket, small), "params": map[string]any{"tarball": "build/*.tgz"}})
+				expectRefusal(sess, "build/bomb.tgz", reason[name])
+				Expect(bucketKeys(bucket)).To(BeEmpty())
+			})
+
+			It("refuses "+name+" on unpack, naming the limit, leaving nothing behind", func() {
+				seedCandidate(bucket, "6.6.6", bombs[name]())
+				dest := filepath.Join(root, "get", "cand")
+				_, sess := in(dest, map[string]any{"source": source(bucket, small), "version": ver("6.6.6")})
+				expectRefusal(sess, "6.6.6", reason[name])
+				expectNoSuccessFiles(dest)
+				Expect(filepath.Join(dest, "templates")).NotTo(BeADirectory())
+			})
+		}
+
+		Context("with the default limits", func() {
+			publishBomb := func(tgz []byte) *gexec.Session {
+				GinkgoHelper()
+				dir := filepath.Join(root, "put")
+				Expect(os.MkdirAll(filepath.Join(dir, "build"), 0o755)).To(Succeed())
+				Expect(os.WriteFile(filepath.Join(dir, "build", "bomb.tgz"), tgz, 0o644)).To(Succeed())
+				_, sess := out(dir, map[string]any{"source": src, "params": map[string]any{"tarball": "build/*.tgz"}})
+				return sess
+			}
+
+			It("refuses a 4 MiB tarball holding 4 GiB + 64 MiB of zeros past max_unpacked_bytes (4 GiB), in bounded memory", func() {
+				tgz := bombTgz("files/zeros.bin", 4<<30+64<<20, 0)
+				Expect(len(tgz)).To(BeNumerically("<", 8<<20))
+				sess := publishBomb(tgz)
+				expectRefusal(sess, "max_unpacked_bytes (4294967296)")
+				Expect(bucketKeys(bucket)).To(BeEmpty())
+				Expect(maxRSS(sess)).To(BeNumerically("<", 256<<20), "refusing a bomb takes bounded memory")
+			})
+
+			It("refuses a tarball of 100001 entries past max_entries (100000)", func() {
+				sess := publishBomb(manyEntriesTgz(100_000)) // and the manifest
+				expectRefusal(sess, "max_entries (100000)")
+				Expect(bucketKeys(bucket)).To(BeEmpty())
+			})
+		})
+
+		// BUG-5: archive.Inspect holds every template file (manifest.yml,
+		// ops/*.yml, environments/**) whole in memory, bounded only by
+		// max_unpacked_bytes: with the default 4 GiB, a 4 MiB tarball makes
+		// out (or in with unpack: false and render) allocate 4-8 GiB.
+		PIt("BUG-5: refuses a bomb hidden in a template file in bounded memory", func() {
+			tgz := bombTgz("ops/bomb.yml", 400<<20, '#')
+			dir := filepath.Join(root, "put")
+			Expect(os.MkdirAll(filepath.Join(dir, "build"), 0o755)).To(Succeed())
+			Expect(os.WriteFile(filepath.Join(dir, "build", "bomb.tgz"), tgz, 0o644)).To(Succeed())
+			_, sess := out(dir, map[string]any{
+				"source": source(bucket, map[string]any{"max_unpacked_bytes": 384 << 20}),
+				"params": map[string]any{"tarball": "build/*.tgz"},
+			})
+			expectRefusal(sess, "build/bomb.tgz")
+			Expect(bucketKeys(bucket)).To(BeEmpty())
+			Expect(maxRSS(sess)).To(BeNumerically("<", 256<<20), "out held the template file in memory")
+		})
+	})
 
 	Describe("limits", func() {
 		files := redisTemplates("limits") // 5 files in 4 directories

@@ -325,6 +325,13 @@ func expectRefusal(sess *gexec.Session, fragments ...string) string {
 	Expect(stderr).NotTo(ContainSubstring("goroutine "), "the process panicked:\n%s", stderr)
 	line := lastLine(stderr)
 	Expect(line).To(HavePrefix("error: "), "last stderr line should be the one-line reason; stderr:\n%s", stderr)
+	var errorLines []string
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "error:") {
+			errorLines = append(errorLines, l)
+		}
+	}
+	Expect(errorLines).To(HaveLen(1), "exactly one line of stderr is the reason; stderr:\n%s", stderr)
 	for _, f := range fragments {
 		Expect(line).To(ContainSubstring(f), "the reason should name %q", f)
 	}
@@ -534,13 +541,20 @@ type countingProxy struct {
 	seen      map[string]bool // requests already failed once
 	failAll   int             // when non-zero, answer every request with this status
 	injected  int
+
+	// Connection faults and the request log (see faultproxy_test.go).
+	target    *url.URL
+	transport *http.Transport
+	cuts      []*connFault
+	events    []proxyEvent
 }
 
 func startCountingProxy(backend string) *countingProxy {
 	GinkgoHelper()
 	target, err := url.Parse(backend)
 	Expect(err).NotTo(HaveOccurred())
-	p := &countingProxy{ops: map[string]int{}, seen: map[string]bool{}}
+	p := &countingProxy{ops: map[string]int{}, seen: map[string]bool{}, target: target, transport: &http.Transport{}}
+	DeferCleanup(p.transport.CloseIdleConnections)
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			// Out is a clone of In: Host stays the client's. Only dial the backend.
@@ -549,7 +563,8 @@ func startCountingProxy(backend string) *countingProxy {
 		},
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		op := s3Operation(r)
+		op, key := s3Operation(r), objectKey(r)
+		started := time.Now()
 		p.mu.Lock()
 		p.ops[op]++
 		if op == "ListObjectsV2" {
@@ -564,8 +579,11 @@ func startCountingProxy(backend string) *countingProxy {
 			p.seen[attempt] = true
 			fault = http.StatusServiceUnavailable
 		}
+		var cut *connFault
 		if fault != 0 {
 			p.injected++
+		} else {
+			cut = p.matchCut(op, key)
 		}
 		p.mu.Unlock()
 		if fault != 0 {
@@ -576,9 +594,16 @@ func startCountingProxy(backend string) *countingProxy {
 			if r.Method != http.MethodHead {
 				fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code><Message>injected by the integration suite</Message><RequestId>fault</RequestId></Error>`, code)
 			}
+			p.record(proxyEvent{Op: op, Key: key, Status: fault, Fault: code, Start: started})
 			return
 		}
-		rp.ServeHTTP(w, r)
+		if cut != nil {
+			p.serveCut(cut, w, r, op, key, started)
+			return
+		}
+		rec := &statusRecorder{ResponseWriter: w}
+		rp.ServeHTTP(rec, r)
+		p.record(proxyEvent{Op: op, Key: key, Status: rec.Status(), Start: started})
 	}))
 	DeferCleanup(srv.Close)
 	p.URL = srv.URL
@@ -689,6 +714,9 @@ func s3Operation(r *http.Request) string {
 			}
 			return "PostObject"
 		case http.MethodDelete:
+			if q.Has("uploadId") {
+				return "AbortMultipartUpload"
+			}
 			return "DeleteObject"
 		}
 	}

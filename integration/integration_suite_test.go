@@ -43,6 +43,7 @@ type suiteConfig struct {
 	Endpoint  string `json:"endpoint"`
 	SecretKey string `json:"secret_key"`
 	HomeDir   string `json:"home_dir"`
+	DataDir   string `json:"data_dir"` // versitygw's posix root: <DataDir>/<bucket>/<key>
 }
 
 var (
@@ -73,6 +74,7 @@ var _ = SynchronizedBeforeSuite(func() []byte {
 	Expect(err).NotTo(HaveOccurred())
 	dataDir := filepath.Join(gatewayDir, "data")
 	c.HomeDir = filepath.Join(gatewayDir, "home")
+	c.DataDir = dataDir
 	Expect(os.MkdirAll(dataDir, 0o755)).To(Succeed())
 	Expect(os.MkdirAll(c.HomeDir, 0o755)).To(Succeed())
 

@@ -1,6 +1,7 @@
 package integration_test
 
 import (
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -137,6 +138,50 @@ var _ = Describe("out: publishing a candidate", func() {
 			_, resp := get(src, ver("3.0.0"), map[string]any{"skip_download": true})
 			Expect(sha(resp)).To(Equal(sha(winner)))
 		})
+	})
+
+	Describe("concurrent publishes without a version", func() {
+		DescribeTable("give each content its own version, all listed, each holding its own content",
+			func(n int, base string) {
+				if base != "" {
+					publish(src, redisTemplates("base"), base)
+				}
+				var sessions []*gexec.Session
+				for i := range n {
+					dir := GinkgoT().TempDir()
+					writeFiles(filepath.Join(dir, "templates"), redisTemplates(fmt.Sprintf("racer-%d", i)))
+					sessions = append(sessions, start(cfg.Out, []string{dir}, map[string]any{
+						"source": src, "params": map[string]any{"directory": "templates"},
+					}, nil))
+				}
+				got := map[string]string{} // version -> sha256
+				for _, s := range sessions {
+					resp, s := decodeResponse(finish(s))
+					succeeded(s)
+					v := resp.Version["version"]
+					Expect(got).NotTo(HaveKey(v), "two publishes got version %s", v)
+					got[v] = sha(resp)
+				}
+				Expect(got).To(HaveLen(n))
+
+				from := base
+				if from == "" {
+					from = "0.1.0" // the first version of an empty store: one of them got it
+				}
+				versions, sess := check(map[string]any{"source": src, "version": ver(from)})
+				succeeded(sess)
+				listed := versionsOf(versions)
+				for v, digest := range got {
+					Expect(listed).To(ContainElement(v))
+					_, resp := get(src, ver(v), map[string]any{"skip_download": true})
+					Expect(sha(resp)).To(Equal(digest), "version %s holds the content its publish reported", v)
+				}
+				Expect(keysUnder(bucket, "candidates/")).To(HaveLen(len(listed)))
+			},
+			Entry("two at once into an empty store", 2, ""),
+			Entry("two at once after 1.4.2", 2, "1.4.2"),
+			Entry("five at once", 5, ""),
+		)
 	})
 
 	Describe("reproducible packing", func() {
