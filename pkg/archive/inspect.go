@@ -2,6 +2,7 @@ package archive
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"io/fs"
 	"path"
@@ -17,8 +18,12 @@ import (
 // files are read and counted against the limits, but not kept.
 //
 // The returned FS supports fs.ReadFile, fs.Glob, fs.ReadDir and fs.Stat.
+//
+// Template files are held in memory, so each is bounded by MaxTemplateBytes
+// and all of them together by four times that, whatever the limits.
 func Inspect(r io.Reader, limits Limits) (fs.FS, error) {
 	files := fstest.MapFS{}
+	var kept int64
 	err := walkCandidate(r, limits, func(e *entry) error {
 		if e.dir || !isTemplate(e.name) {
 			return nil
@@ -26,8 +31,15 @@ func Inspect(r io.Reader, limits Limits) (fs.FS, error) {
 		var buf bytes.Buffer
 		// The header's size is a hint only: the budget bounds what is read.
 		buf.Grow(int(min(max(e.size, 0), 1<<20)))
-		if _, err := buf.ReadFrom(e.body); err != nil {
+		if _, err := buf.ReadFrom(io.LimitReader(e.body, MaxTemplateBytes+1)); err != nil {
 			return err
+		}
+		if buf.Len() > MaxTemplateBytes {
+			return fmt.Errorf("entry %q: template file larger than %d MiB", e.name, MaxTemplateBytes>>20)
+		}
+		kept += int64(buf.Len())
+		if kept > maxTemplatesBytes {
+			return fmt.Errorf("entry %q: template files exceed %d MiB in all", e.name, maxTemplatesBytes>>20)
 		}
 		mode := fs.FileMode(0o644)
 		if e.exec {
@@ -41,6 +53,12 @@ func Inspect(r io.Reader, limits Limits) (fs.FS, error) {
 	}
 	return files, nil
 }
+
+// MaxTemplateBytes bounds one template file (a manifest, an ops file, a vars
+// file) read into memory by Inspect; real ones are kilobytes.
+const MaxTemplateBytes = 16 << 20
+
+const maxTemplatesBytes = 4 * MaxTemplateBytes
 
 // isTemplate reports whether name is one of the template files a candidate
 // is made of.

@@ -59,6 +59,9 @@ func In(ctx context.Context, request []byte, args []string, env Env) (any, error
 		return nil, err
 	}
 	version := req.Version.Version
+	if _, err := parseVersion("version.version", version); err != nil {
+		return nil, err
+	}
 	claim, err := committedClaim(ctx, st, version)
 	if err != nil {
 		return nil, err
@@ -215,12 +218,14 @@ func download(ctx context.Context, st *store.Store, claim *store.Claim, dest str
 	hash := sha256.New()
 	counted := &countingWriter{}
 	stream := io.TeeReader(body, io.MultiWriter(hash, file, counted))
+	var unpackErr error
 	if unpack {
-		if err := archive.Unpack(stream, templates, limits); err != nil {
-			return fmt.Errorf("unpacking: %w", err)
-		}
+		unpackErr = archive.Unpack(stream, templates, limits)
 	}
-	if _, err := io.Copy(io.Discard, stream); err != nil {
+	// Read to the end (and one byte past the published size) whatever
+	// happened: the digest covers every byte, and a damaged blob often shows
+	// first as a bad archive, when the true problem is the digest.
+	if _, err := io.Copy(io.Discard, io.LimitReader(stream, max(claim.Size-counted.n, 0)+1)); err != nil {
 		return fmt.Errorf("downloading: %w", err)
 	}
 	if err := file.Close(); err != nil {
@@ -228,6 +233,9 @@ func download(ctx context.Context, st *store.Store, claim *store.Claim, dest str
 	}
 	if got := hex.EncodeToString(hash.Sum(nil)); got != claim.SHA256 {
 		return fmt.Errorf("sha256 mismatch: the stored tarball has %s (%d bytes) but the candidate was published with %s (%d bytes)", got, counted.n, claim.SHA256, claim.Size)
+	}
+	if unpackErr != nil {
+		return fmt.Errorf("unpacking: %w", unpackErr)
 	}
 	return nil
 }

@@ -156,7 +156,7 @@ func (s *Store) explain(err error) error {
 		switch apiErr.ErrorCode() {
 		case "NoSuchBucket":
 			return fmt.Errorf("bucket %q does not exist", s.bucket)
-		case "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken", "ExpiredToken":
+		case "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken", "ExpiredToken", "XAdminUserNotFound":
 			return fmt.Errorf("access to bucket %q refused (%s): check the credentials in source", s.bucket, apiErr.ErrorCode())
 		}
 		msg := strings.TrimSpace(apiErr.ErrorMessage())
@@ -171,11 +171,14 @@ func (s *Store) explain(err error) error {
 	}
 	var netErr *net.OpError
 	if errors.As(err, &netErr) {
-		return fmt.Errorf("cannot reach the S3 endpoint: %v", netErr.Err)
+		if netErr.Op == "dial" {
+			return fmt.Errorf("cannot reach the S3 endpoint %s: %v", s.endpoint, netErr.Err)
+		}
+		return fmt.Errorf("connection to the S3 endpoint %s broke: %v", s.endpoint, netErr.Err)
 	}
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
-		return fmt.Errorf("cannot reach the S3 endpoint: %v", dnsErr)
+		return fmt.Errorf("cannot reach the S3 endpoint %s: %v", s.endpoint, dnsErr)
 	}
 	return err
 }
