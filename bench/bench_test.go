@@ -1,0 +1,54 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestQuick runs the whole benchmark at -quick scale, end to end, so that
+// `go test ./...` keeps it working. It checks that every bar was measured,
+// not that the bars hold: that is for `make bench` at full scale.
+func TestQuick(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs versitygw and the compiled binaries")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	only, err := parseOnly("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, log bytes.Buffer
+	start := time.Now()
+	err = run(ctx, options{only: only, quick: true, content: "random"}, &out, &log)
+	t.Logf("quick bench in %s:\n%s", time.Since(start).Round(time.Second), out.String())
+	if err != nil {
+		t.Fatalf("bench -quick: %v\nprogress:\n%s", err, log.String())
+	}
+	table := out.String()
+	for _, want := range []string{
+		"check default: S3 requests", "check default: wall", "check eligible_for: S3 requests",
+		"check live_in: wall", "publish", "peak RSS of out", "get", "peak RSS of in",
+		"pack", "empty bucket", "P6",
+	} {
+		if !strings.Contains(table, want) {
+			t.Errorf("the table has no row %q", want)
+		}
+	}
+	if strings.Contains(table, "ERROR") {
+		t.Errorf("a bar was not measured:\n%s", table)
+	}
+}
+
+func TestParseOnly(t *testing.T) {
+	got, err := parseOnly("p1, P5")
+	if err != nil || !got["P1"] || !got["P5"] || got["P2"] || len(got) != 2 {
+		t.Errorf("parseOnly(\"p1, P5\") = %v, %v", got, err)
+	}
+	if _, err := parseOnly("P7"); err == nil {
+		t.Error("parseOnly(\"P7\") accepted an unknown bar")
+	}
+}
