@@ -5,6 +5,8 @@ import (
 	"context"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/templates-candidate/templates-candidate-resource/pkg/policy"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/protocol"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/store"
@@ -63,17 +65,30 @@ func candidateVersions(ctx context.Context, st *store.Store) ([]protocol.Version
 }
 
 func eligibleVersions(ctx context.Context, st *store.Store, pol policy.Policy, target string, now time.Time) ([]protocol.Version, error) {
-	candidates, err := st.Candidates(ctx)
-	if err != nil {
+	// The candidates and each upstream environment's passes are listed at
+	// once: each is its own paginated listing.
+	var (
+		candidates []store.Candidate
+		upstreams  = pol.Upstream(target)
+		listed     = make([][]store.PassKey, len(upstreams))
+	)
+	group, gctx := errgroup.WithContext(ctx)
+	group.Go(func() (err error) {
+		candidates, err = st.Candidates(gctx)
+		return err
+	})
+	for i, upstream := range upstreams {
+		group.Go(func() (err error) {
+			listed[i], err = st.Passes(gctx, upstream)
+			return err
+		})
+	}
+	if err := group.Wait(); err != nil {
 		return nil, err
 	}
 	passes := map[string][]policy.Pass{}
-	for _, upstream := range pol.Upstream(target) {
-		listed, err := st.Passes(ctx, upstream)
-		if err != nil {
-			return nil, err
-		}
-		for _, p := range listed {
+	for _, keys := range listed {
+		for _, p := range keys {
 			passes[p.Version] = append(passes[p.Version], policy.Pass{Environment: p.Environment, Time: p.Time})
 		}
 	}

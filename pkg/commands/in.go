@@ -217,15 +217,32 @@ func download(ctx context.Context, st *store.Store, claim *store.Claim, dest str
 
 	hash := sha256.New()
 	counted := &countingWriter{}
-	stream := io.TeeReader(body, io.MultiWriter(hash, file, counted))
-	var unpackErr error
+	sinks := []io.Writer{hash, file, counted}
+	// waitUnpack ends the unpacking (if any) once the download is over.
+	waitUnpack := func(error) error { return nil }
 	if unpack {
-		unpackErr = archive.Unpack(stream, templates, limits)
+		// Unpacking runs beside the download, fed through a pipe, so that
+		// decompression overlaps reading, hashing and writing the tarball.
+		pr, pw := io.Pipe()
+		unpacked := make(chan error, 1)
+		go func() {
+			err := archive.Unpack(pr, templates, limits)
+			// Keep taking bytes whatever Unpack thought of them: the
+			// digest covers every byte, and a damaged blob often shows
+			// first as a bad archive when the true problem is the digest.
+			_, _ = io.Copy(io.Discard, pr)
+			unpacked <- err
+		}()
+		sinks = append(sinks, pw)
+		waitUnpack = func(downloadErr error) error {
+			pw.CloseWithError(downloadErr)
+			return <-unpacked
+		}
 	}
-	// Read to the end (and one byte past the published size) whatever
-	// happened: the digest covers every byte, and a damaged blob often shows
-	// first as a bad archive, when the true problem is the digest.
-	if _, err := io.Copy(io.Discard, io.LimitReader(stream, max(claim.Size-counted.n, 0)+1)); err != nil {
+	// One byte past the published size: a longer blob fails the digest too.
+	_, err = io.Copy(io.MultiWriter(sinks...), io.LimitReader(body, claim.Size+1))
+	unpackErr := waitUnpack(err)
+	if err != nil {
 		return fmt.Errorf("downloading: %w", err)
 	}
 	if err := file.Close(); err != nil {

@@ -334,5 +334,5 @@ func requestedVersion(src string, p protocol.OutParams) (version string, explici
 	if err != nil {
 		return "", false, err
 	}
-	return v.Original(), true, nil
+	return v, true, nil
 }

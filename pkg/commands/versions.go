@@ -3,10 +3,10 @@ package commands
 import (
 	"fmt"
 	"slices"
-	"sort"
+	"strconv"
 	"strings"
 
-	"github.com/Masterminds/semver/v3"
+	"golang.org/x/mod/semver"
 
 	"github.com/templates-candidate/templates-candidate-resource/pkg/policy"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/store"
@@ -15,52 +15,60 @@ import (
 // firstVersion is what publishing without a version into an empty store gives.
 const firstVersion = "0.1.0"
 
-// parseVersion reads a strict semantic version (1.4.2, 2.0.0-rc.1).
-func parseVersion(key, s string) (*semver.Version, error) {
-	v, err := semver.StrictNewVersion(strings.TrimSpace(s))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %q is not a semantic version (e.g. 1.4.2)", key, s)
+// parseVersion reads a strict semantic version (1.4.2, 2.0.0-rc.1): three
+// numbers, no "v", no build metadata (semver does not order it).
+func parseVersion(key, s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if _, meta, ok := strings.Cut(s, "+"); ok && isVersion(strings.TrimSuffix(s, "+"+meta)) {
+		return "", fmt.Errorf("%s: %q has build metadata (+%s), which semver does not order: use a pre-release (-rc.1) or another version", key, s, meta)
 	}
-	if v.Metadata() != "" {
-		return nil, fmt.Errorf("%s: %q has build metadata (+%s), which semver does not order: use a pre-release (-rc.1) or another version", key, s, v.Metadata())
+	if !isVersion(s) {
+		return "", fmt.Errorf("%s: %q is not a semantic version (e.g. 1.4.2)", key, s)
 	}
-	return v, nil
+	return s, nil
 }
+
+// isVersion reports whether s is a full semantic version without build
+// metadata: x/mod's semver wants a "v" and accepts shorthands ("v1.2"),
+// which its canonical form fills in, so a strict one is its own canonical form.
+func isVersion(s string) bool {
+	return semver.IsValid("v"+s) && semver.Canonical("v"+s) == "v"+s
+}
+
+func compareVersions(a, b string) int { return semver.Compare("v"+a, "v"+b) }
 
 // sortCandidates orders candidates by semantic version, dropping keys that
 // are not versions.
 func sortCandidates(candidates []store.Candidate) []store.Candidate {
-	type parsed struct {
-		c store.Candidate
-		v *semver.Version
-	}
-	list := make([]parsed, 0, len(candidates))
+	out := make([]store.Candidate, 0, len(candidates))
 	for _, c := range candidates {
-		if v, err := semver.StrictNewVersion(c.Version); err == nil {
-			list = append(list, parsed{c, v})
+		if isVersion(c.Version) {
+			out = append(out, c)
 		}
 	}
-	sort.SliceStable(list, func(i, j int) bool { return list[i].v.LessThan(list[j].v) })
-	out := make([]store.Candidate, len(list))
-	for i, p := range list {
-		out[i] = p.c
-	}
+	slices.SortStableFunc(out, func(a, b store.Candidate) int { return compareVersions(a.Version, b.Version) })
 	return out
 }
 
-// nextVersion is the next patch after the highest claimed version.
+// nextVersion is the next patch after the highest claimed version; after a
+// pre-release (1.0.0-rc.1) it is that release (1.0.0).
 func nextVersion(claimed []string) string {
-	var highest *semver.Version
-	for _, s := range claimed {
-		if v, err := semver.StrictNewVersion(s); err == nil && (highest == nil || v.GreaterThan(highest)) {
+	highest := ""
+	for _, v := range claimed {
+		if isVersion(v) && (highest == "" || compareVersions(v, highest) > 0) {
 			highest = v
 		}
 	}
-	if highest == nil {
+	if highest == "" {
 		return firstVersion
 	}
-	next := highest.IncPatch()
-	return next.String()
+	release, prerelease, _ := strings.Cut(highest, "-")
+	if prerelease != "" {
+		return release
+	}
+	parts := strings.Split(release, ".")
+	patch, _ := strconv.Atoi(parts[2])
+	return fmt.Sprintf("%s.%s.%d", parts[0], parts[1], patch+1)
 }
 
 // listedReleases gives the policy what a listing knows of a candidate's

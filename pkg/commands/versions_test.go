@@ -1,0 +1,49 @@
+package commands
+
+import (
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/templates-candidate/templates-candidate-resource/pkg/store"
+)
+
+var _ = Describe("versions", func() {
+	DescribeTable("reading a version",
+		func(in, want, wantErr string) {
+			got, err := parseVersion("params.version", in)
+			if wantErr != "" {
+				Expect(err).To(MatchError(ContainSubstring(wantErr)))
+				return
+			}
+			Expect(err).NotTo(HaveOccurred())
+			Expect(got).To(Equal(want))
+		},
+		Entry("a release", "1.4.2", "1.4.2", ""),
+		Entry("with spaces and a newline from a file", " 1.4.2\n", "1.4.2", ""),
+		Entry("a pre-release", "2.0.0-rc.1", "2.0.0-rc.1", ""),
+		Entry("banana", "banana", "", `"banana" is not a semantic version`),
+		Entry("a shorthand", "1.2", "", `"1.2" is not a semantic version`),
+		Entry("a v prefix", "v1.2.3", "", `"v1.2.3" is not a semantic version`),
+		Entry("leading zeros", "01.2.3", "", "is not a semantic version"),
+		Entry("build metadata", "1.0.0+build.5", "", "has build metadata (+build.5)"),
+	)
+
+	It("orders candidates by semantic version, not by text", func() {
+		in := []store.Candidate{{Version: "1.0.10"}, {Version: "1.0.2"}, {Version: "1.0.0-rc.1"}, {Version: "junk"}, {Version: "1.0.1"}, {Version: "1.0.0"}}
+		var got []string
+		for _, c := range sortCandidates(in) {
+			got = append(got, c.Version)
+		}
+		Expect(got).To(Equal([]string{"1.0.0-rc.1", "1.0.0", "1.0.1", "1.0.2", "1.0.10"}))
+	})
+
+	DescribeTable("choosing the next version",
+		func(claimed []string, want string) {
+			Expect(nextVersion(claimed)).To(Equal(want))
+		},
+		Entry("in an empty store", nil, "0.1.0"),
+		Entry("after the highest, not the last listed", []string{"1.0.10", "1.0.9"}, "1.0.11"),
+		Entry("after a pre-release: its release", []string{"0.9.0", "1.0.0-rc.2"}, "1.0.0"),
+		Entry("ignoring junk", []string{"junk", "0.1.0"}, "0.1.1"),
+	)
+})
