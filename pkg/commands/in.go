@@ -172,7 +172,11 @@ func committedClaim(ctx context.Context, st *store.Store, version string) (*stor
 
 // passRecords reads every pass of a version, oldest first.
 func passRecords(ctx context.Context, st *store.Store, version string) ([]PassedRecord, error) {
-	keys, err := st.PassesOf(ctx, version)
+	envs, err := st.Environments(ctx)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := st.PassesOf(ctx, version, envs)
 	if err != nil {
 		return nil, err
 	}

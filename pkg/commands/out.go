@@ -99,7 +99,8 @@ func recordPass(ctx context.Context, src string, req protocol.OutRequest, env En
 	if claim.SHA256 != digest {
 		return nil, fmt.Errorf("params.candidate: %s/sha256 is %s but candidate %s in the store has %s", p.Candidate, digest, version, claim.SHA256)
 	}
-	keys, err := st.PassesOf(ctx, version)
+	// Only the passes the rule looks at: its upstream environments.
+	keys, err := st.PassesOf(ctx, version, req.Source.Environments.Upstream(p.Environment))
 	if err != nil {
 		return nil, err
 	}
@@ -290,9 +291,8 @@ func upload(ctx context.Context, st *store.Store, body *content, build store.Bui
 	}
 	defer r.Close()
 	hash := sha256.New()
-	counted := &countingWriter{}
 	source := &sourceReader{r: r}
-	blob, err := st.UploadBlob(ctx, io.TeeReader(source, io.MultiWriter(hash, counted)))
+	blob, size, err := st.UploadBlob(ctx, io.TeeReader(source, hash))
 	if source.err != nil {
 		return nil, source.err
 	}
@@ -301,7 +301,7 @@ func upload(ctx context.Context, st *store.Store, body *content, build store.Bui
 	}
 	return &store.Claim{
 		SHA256:    hex.EncodeToString(hash.Sum(nil)),
-		Size:      counted.n,
+		Size:      size,
 		Blob:      blob,
 		Created:   now.UTC(),
 		CreatedBy: describeBuild(build),

@@ -166,25 +166,25 @@ type Response struct {
 	Metadata []MetadataField `json:"metadata"`
 }
 
+// decode reads a request strictly and validates its source.
+func decode(r io.Reader, req any, src *Source) error {
+	if err := decodeStrict(r, req); err != nil {
+		return err
+	}
+	return src.Validate()
+}
+
 // DecodeCheck reads and validates check's request.
 func DecodeCheck(r io.Reader) (CheckRequest, error) {
 	var req CheckRequest
-	if err := decodeStrict(r, &req); err != nil {
-		return req, err
-	}
-	if err := req.Source.Validate(); err != nil {
-		return req, err
-	}
-	return req, nil
+	err := decode(r, &req, &req.Source)
+	return req, err
 }
 
 // DecodeIn reads and validates in's request.
 func DecodeIn(r io.Reader) (InRequest, error) {
 	var req InRequest
-	if err := decodeStrict(r, &req); err != nil {
-		return req, err
-	}
-	if err := req.Source.Validate(); err != nil {
+	if err := decode(r, &req, &req.Source); err != nil {
 		return req, err
 	}
 	if req.Version == nil || req.Version.Version == "" {
@@ -204,10 +204,7 @@ func DecodeIn(r io.Reader) (InRequest, error) {
 // DecodeOut reads and validates out's request.
 func DecodeOut(r io.Reader) (OutRequest, error) {
 	var req OutRequest
-	if err := decodeStrict(r, &req); err != nil {
-		return req, err
-	}
-	if err := req.Source.Validate(); err != nil {
+	if err := decode(r, &req, &req.Source); err != nil {
 		return req, err
 	}
 	p := req.Params

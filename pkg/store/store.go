@@ -180,18 +180,26 @@ func parseCommitKey(rel string) (Candidate, bool) {
 // one ListObjectsV2 page of up to 1000 keys at a time.
 func (s *Store) list(ctx context.Context, prefix string, fn func(rel string, obj types.Object)) error {
 	full := s.key(prefix) + "/"
-	pages := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{
-		Bucket: aws.String(s.bucket),
-		Prefix: aws.String(full),
+	return s.pages(ctx, full, "", func(page *s3.ListObjectsV2Output) {
+		for _, obj := range page.Contents {
+			fn(strings.TrimPrefix(aws.ToString(obj.Key), full), obj)
+		}
 	})
+}
+
+// pages calls fn for each ListObjectsV2 page under the full key prefix.
+func (s *Store) pages(ctx context.Context, full, delimiter string, fn func(*s3.ListObjectsV2Output)) error {
+	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(full)}
+	if delimiter != "" {
+		in.Delimiter = aws.String(delimiter)
+	}
+	pages := s3.NewListObjectsV2Paginator(s.client, in)
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
 			return fmt.Errorf("listing %s: %w", full, s.explain(err))
 		}
-		for _, obj := range page.Contents {
-			fn(strings.TrimPrefix(aws.ToString(obj.Key), full), obj)
-		}
+		fn(page)
 	}
 	return nil
 }
@@ -221,32 +229,18 @@ func (s *Store) ClaimedVersions(ctx context.Context) ([]string, error) {
 
 // Passes lists every pass recorded in env, oldest first.
 func (s *Store) Passes(ctx context.Context, env string) ([]PassKey, error) {
-	var out []PassKey
-	err := s.list(ctx, path.Join("passes", env), func(rel string, obj types.Object) {
-		if p, ok := parsePassKey(env, rel); ok {
-			p.Key = aws.ToString(obj.Key)
-			out = append(out, p)
-		}
-	})
+	out, err := s.passesUnder(ctx, env, "", nil)
 	sortPasses(out)
 	return out, err
 }
 
-// PassesOf lists every pass of one version, in every environment, oldest first.
-func (s *Store) PassesOf(ctx context.Context, version string) ([]PassKey, error) {
-	envs, err := s.environments(ctx)
-	if err != nil {
-		return nil, err
-	}
+// PassesOf lists the passes of one version in the given environments,
+// oldest first.
+func (s *Store) PassesOf(ctx context.Context, version string, envs []string) ([]PassKey, error) {
 	var out []PassKey
 	for _, env := range envs {
-		err := s.list(ctx, path.Join("passes", env, version), func(rel string, obj types.Object) {
-			if p, ok := parsePassKey(env, version+"/"+rel); ok {
-				p.Key = aws.ToString(obj.Key)
-				out = append(out, p)
-			}
-		})
-		if err != nil {
+		var err error
+		if out, err = s.passesUnder(ctx, env, version, out); err != nil {
 			return nil, err
 		}
 	}
@@ -254,25 +248,30 @@ func (s *Store) PassesOf(ctx context.Context, version string) ([]PassKey, error)
 	return out, nil
 }
 
-// environments lists the environments that have pass records.
-func (s *Store) environments(ctx context.Context) ([]string, error) {
-	full := s.key("passes") + "/"
-	pages := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{
-		Bucket:    aws.String(s.bucket),
-		Prefix:    aws.String(full),
-		Delimiter: aws.String("/"),
-	})
-	var envs []string
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("listing %s: %w", full, s.explain(err))
+// passesUnder appends to out the passes listed under passes/<env>/[<version>/].
+func (s *Store) passesUnder(ctx context.Context, env, version string, out []PassKey) ([]PassKey, error) {
+	err := s.list(ctx, path.Join("passes", env, version), func(rel string, obj types.Object) {
+		if version != "" {
+			rel = version + "/" + rel
 		}
+		if p, ok := parsePassKey(env, rel); ok {
+			p.Key = aws.ToString(obj.Key)
+			out = append(out, p)
+		}
+	})
+	return out, err
+}
+
+// Environments lists the environments that have pass records.
+func (s *Store) Environments(ctx context.Context) ([]string, error) {
+	full := s.key("passes") + "/"
+	var envs []string
+	err := s.pages(ctx, full, "/", func(page *s3.ListObjectsV2Output) {
 		for _, p := range page.CommonPrefixes {
 			envs = append(envs, strings.TrimSuffix(strings.TrimPrefix(aws.ToString(p.Prefix), full), "/"))
 		}
-	}
-	return envs, nil
+	})
+	return envs, err
 }
 
 func parsePassKey(env, rel string) (PassKey, bool) {
@@ -364,8 +363,9 @@ func (s *Store) Pass(ctx context.Context, p PassKey) (PassRecord, error) {
 }
 
 // UploadBlob streams r to a new blob key, in parallel parts, and returns the
-// key. The blob is invisible until a claim and commit name it.
-func (s *Store) UploadBlob(ctx context.Context, r io.Reader) (string, error) {
+// key and the number of bytes stored. The blob is invisible until a claim and
+// commit name it.
+func (s *Store) UploadBlob(ctx context.Context, r io.Reader) (key string, size int64, err error) {
 	rel := path.Join("blobs", randomHex(16)+".tgz")
 	// The transfer manager's defaults (8 MiB parts, 5 at once) keep memory
 	// bounded (about 50 MiB of part buffers) whatever the candidate's size.
@@ -387,10 +387,10 @@ func (s *Store) UploadBlob(ctx context.Context, r io.Reader) (string, error) {
 		// every byte read, a retry met the answer of a first attempt that was
 		// lost on the way back, and the blob is stored.
 		if !isExists(err) || !s.hasSize(ctx, rel, counted.n) {
-			return "", fmt.Errorf("uploading %s: %w", rel, s.explain(err))
+			return "", 0, fmt.Errorf("uploading %s: %w", rel, s.explain(err))
 		}
 	}
-	return rel, nil
+	return rel, counted.n, nil
 }
 
 // hasSize reports whether the object at rel exists with size bytes.
