@@ -40,6 +40,7 @@ type suiteConfig struct {
 	Check     string `json:"check"`
 	In        string `json:"in"`
 	Out       string `json:"out"`
+	Rusage    string `json:"rusage"` // bench/rusage: measures a child's own peak RSS
 	Endpoint  string `json:"endpoint"`
 	SecretKey string `json:"secret_key"`
 	HomeDir   string `json:"home_dir"`
@@ -69,6 +70,8 @@ var _ = SynchronizedBeforeSuite(func() []byte {
 	Expect(err).NotTo(HaveOccurred(), "building in")
 	c.Out, err = gexec.Build(modulePath + "/out")
 	Expect(err).NotTo(HaveOccurred(), "building out")
+	c.Rusage, err = gexec.Build(modulePath + "/bench/rusage")
+	Expect(err).NotTo(HaveOccurred(), "building bench/rusage")
 
 	gatewayDir, err = os.MkdirTemp("", "tc-integration-")
 	Expect(err).NotTo(HaveOccurred())
