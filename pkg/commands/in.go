@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -54,19 +55,50 @@ func In(ctx context.Context, request []byte, args []string, env Env) (any, error
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.New(ctx, req.Source)
-	if err != nil {
-		return nil, err
-	}
 	version := req.Version.Version
 	if _, err := parseVersion("version.version", version); err != nil {
 		return nil, err
 	}
-	claim, err := committedClaim(ctx, st, version)
+	st, err := store.New(ctx, req.Source)
 	if err != nil {
 		return nil, err
 	}
-	passed, err := passRecords(ctx, st, version)
+	var gov *governing
+	var envs []string
+	err = parallel(ctx, func(ctx context.Context) (err error) {
+		gov, err = governingPolicy(ctx, st, req.Source)
+		return err
+	}, func(ctx context.Context) (err error) {
+		envs, err = st.PassEnvironments(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if target := req.Params.Render; target != "" {
+		if err := gov.Policy.Declared("params.render", target); err != nil {
+			return nil, err
+		}
+	}
+	if gov.Seq == 0 {
+		return nil, fmt.Errorf("candidate %s does not exist in the store", version)
+	}
+	cand, err := readEvidence(ctx, st, gov, version, envs)
+	if err != nil {
+		return nil, err
+	}
+	claim := cand.claim
+	if gate := req.Source.EligibleFor; gate != "" {
+		// The get that feeds a deploy never hands over what the gate refuses.
+		now, err := st.Now()
+		if err != nil {
+			return nil, err
+		}
+		if err := gov.Policy.Admit(gate, cand.evidence, now); err != nil {
+			return nil, fmt.Errorf("this resource is a gate (eligible_for: %s) and hands over nothing it does not admit now: %w", gate, err)
+		}
+	}
+	passed, err := passRecords(ctx, st, cand.passes, env)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +111,7 @@ func In(ctx context.Context, request []byte, args []string, env Env) (any, error
 		}
 		env.Logf("fetched candidate %s (%d bytes, sha256 %s verified)", version, claim.Size, claim.SHA256)
 	}
-	meta := candidateMetadata(claim, passed)
+	meta := candidateMetadata(claim, cand.published, passed)
 	if target := req.Params.Render; target != "" {
 		releases, err := renderInto(dest, target, unpacked(req.Params), limits(req.Source))
 		if err != nil {
@@ -151,38 +183,18 @@ func describeReleases(releases []policy.Release) string {
 	return strings.Join(parts, ", ")
 }
 
-// committedClaim reads the claim of a version and insists that its candidate
-// is committed.
-func committedClaim(ctx context.Context, st *store.Store, version string) (*store.Claim, error) {
-	claim, err := st.Claim(ctx, version)
-	if err != nil {
-		return nil, err
-	}
-	if claim != nil {
-		committed, err := st.Committed(ctx, claim)
-		if err != nil {
-			return nil, err
-		}
-		if committed {
-			return claim, nil
-		}
-	}
-	return nil, fmt.Errorf("candidate %s does not exist in the store", version)
-}
-
-// passRecords reads every pass of a version, oldest first.
-func passRecords(ctx context.Context, st *store.Store, version string) ([]PassedRecord, error) {
-	envs, err := st.Environments(ctx)
-	if err != nil {
-		return nil, err
-	}
-	keys, err := st.PassesOf(ctx, version, envs)
-	if err != nil {
-		return nil, err
-	}
+// passRecords reads the pass records of a candidate, oldest first. A record
+// that is not one of this resource's (too large, not its JSON, not what its
+// key says: written by someone else) is skipped with one warning naming its
+// key, so it can never make the candidate unreadable.
+func passRecords(ctx context.Context, st *store.Store, keys []store.PassKey, env Env) ([]PassedRecord, error) {
 	records := make([]PassedRecord, 0, len(keys))
 	for _, k := range keys {
 		rec, err := st.Pass(ctx, k)
+		if errors.Is(err, store.ErrNotRecord) {
+			env.Logf("warning: skipping the pass record %s: %v", st.PassKeyName(k), err)
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -278,7 +290,7 @@ func writeFiles(dir string, files map[string][]byte) error {
 }
 
 // candidateMetadata is what the Concourse UI shows for a candidate.
-func candidateMetadata(claim *store.Claim, passed []PassedRecord) []protocol.MetadataField {
+func candidateMetadata(claim *store.Claim, published time.Time, passed []PassedRecord) []protocol.MetadataField {
 	envs := map[string]bool{}
 	var names []string
 	for _, p := range passed {
@@ -292,7 +304,7 @@ func candidateMetadata(claim *store.Claim, passed []PassedRecord) []protocol.Met
 		{Name: "version", Value: claim.Version},
 		{Name: "sha256", Value: claim.SHA256},
 		{Name: "size", Value: strconv.FormatInt(claim.Size, 10)},
-		{Name: "created_at", Value: claim.Created.UTC().Format(time.RFC3339)},
+		{Name: "created_at", Value: published.UTC().Format(time.RFC3339)},
 	}
 	if claim.CreatedBy != "" {
 		meta = append(meta, protocol.MetadataField{Name: "created_by", Value: claim.CreatedBy})

@@ -132,8 +132,10 @@ type Evidence struct {
 	// Passes are the candidate's pass records, in any order.
 	Passes []Pass
 	// Releases returns the releases of the manifest rendered for an
-	// environment. It is consulted only for rules with final_releases.
-	Releases func(env string) ([]Release, error)
+	// environment, and known false when they are unknown (the candidate was
+	// published before the environment was declared). It is consulted only
+	// for rules with final_releases; unknown is refused, never admitted.
+	Releases func(env string) (releases []Release, known bool)
 }
 
 // Refusal says why a candidate is not admitted to an environment. Each field
@@ -147,6 +149,9 @@ type Refusal struct {
 	Missing []string
 	// NotFinal lists the releases that are not final.
 	NotFinal []Release
+	// ReleasesUnknown is set when final_releases cannot be decided: the
+	// candidate's releases for the environment were never recorded.
+	ReleasesUnknown bool
 	// SoakLeft is the time left before the soak is over.
 	SoakLeft time.Duration
 	Soak     time.Duration
@@ -170,6 +175,9 @@ func (r *Refusal) Error() string {
 			rels = append(rels, rel.Name+" "+v)
 		}
 		reasons = append(reasons, fmt.Sprintf("releases not final: %s", strings.Join(rels, ", ")))
+	}
+	if r.ReleasesUnknown {
+		reasons = append(reasons, fmt.Sprintf("releases for %s unknown: publish the templates again (the candidate was published before %s was declared)", r.Environment, r.Environment))
 	}
 	if r.SoakLeft > 0 {
 		reasons = append(reasons, fmt.Sprintf("soaking: %s left of %s", ceilSecond(r.SoakLeft), r.Soak))
@@ -220,13 +228,12 @@ func (p Policy) Admit(env string, ev Evidence, now time.Time) error {
 		}
 	}
 	if rule.FinalReleases {
-		if ev.Releases == nil {
-			return fmt.Errorf("candidate %s: releases for %s are unknown", ev.Version, env)
+		var releases []Release
+		known := false
+		if ev.Releases != nil {
+			releases, known = ev.Releases(env)
 		}
-		releases, err := ev.Releases(env)
-		if err != nil {
-			return fmt.Errorf("reading releases of %s for %s: %w", ev.Version, env, err)
-		}
+		refusal.ReleasesUnknown = !known
 		for _, rel := range releases {
 			if !rel.Final {
 				refusal.NotFinal = append(refusal.NotFinal, rel)
@@ -239,7 +246,7 @@ func (p Policy) Admit(env string, ev Evidence, now time.Time) error {
 			refusal.SoakLeft, refusal.Soak = left, soak
 		}
 	}
-	if !requirementsMet || len(refusal.NotFinal) > 0 || refusal.SoakLeft > 0 {
+	if !requirementsMet || len(refusal.NotFinal) > 0 || refusal.ReleasesUnknown || refusal.SoakLeft > 0 {
 		return refusal
 	}
 	return nil

@@ -96,13 +96,23 @@ func (s *Source) Validate() error {
 	if s.EligibleFor != "" && s.LiveIn != "" {
 		return fmt.Errorf("source.eligible_for and source.live_in: give at most one")
 	}
+	if s.Environments != nil {
+		return s.CheckDeclared(s.Environments)
+	}
+	return nil
+}
+
+// CheckDeclared checks that the environments the source names are declared
+// in the policy that governs it (source.environments, or the stored policy
+// when the source omits it).
+func (s Source) CheckDeclared(p policy.Policy) error {
 	if s.EligibleFor != "" {
-		if err := s.Environments.Declared("source.eligible_for", s.EligibleFor); err != nil {
+		if err := p.Declared("source.eligible_for", s.EligibleFor); err != nil {
 			return err
 		}
 	}
 	if s.LiveIn != "" {
-		if err := s.Environments.Declared("source.live_in", s.LiveIn); err != nil {
+		if err := p.Declared("source.live_in", s.LiveIn); err != nil {
 			return err
 		}
 	}
@@ -152,6 +162,8 @@ type OutParams struct {
 	Candidate   string `json:"candidate,omitempty"`
 	Environment string `json:"environment,omitempty"`
 	Note        string `json:"note,omitempty"`
+	// UpdatePolicy stores source.environments as the new policy.
+	UpdatePolicy bool `json:"update_policy,omitempty"`
 }
 
 // OutRequest is out's stdin.
@@ -191,8 +203,10 @@ func DecodeIn(r io.Reader) (InRequest, error) {
 		return req, fmt.Errorf("version.version: required")
 	}
 	if req.Params.Render != "" {
-		if err := req.Source.Environments.Declared("params.render", req.Params.Render); err != nil {
-			return req, err
+		if req.Source.Environments != nil {
+			if err := req.Source.Environments.Declared("params.render", req.Params.Render); err != nil {
+				return req, err
+			}
 		}
 		if req.Params.SkipDownload {
 			return req, fmt.Errorf("params.render: rendering needs the candidate, so it cannot go with skip_download")
@@ -210,6 +224,20 @@ func DecodeOut(r io.Reader) (OutRequest, error) {
 	p := req.Params
 	publish := p.Directory != "" || p.Tarball != ""
 	pass := p.Candidate != "" || p.Environment != ""
+	if src := req.Source; src.EligibleFor != "" {
+		return req, fmt.Errorf("this resource is a gate (source.eligible_for: %s): put through a resource without eligible_for", src.EligibleFor)
+	} else if src.LiveIn != "" && (!pass || p.Environment != src.LiveIn) {
+		return req, fmt.Errorf("this resource shows what is live in %s (source.live_in): it records passes of %s only; publish, update the policy or record other passes through a resource without live_in", src.LiveIn, src.LiveIn)
+	}
+	if p.UpdatePolicy {
+		switch {
+		case publish || pass || p.Version != "" || p.VersionFile != "":
+			return req, fmt.Errorf("params.update_policy: goes alone (with an optional note), not with publishing or recording a pass")
+		case req.Source.Environments == nil:
+			return req, fmt.Errorf("params.update_policy: source.environments is the new policy, and it is missing")
+		}
+		return req, nil
+	}
 	switch {
 	case p.Directory != "" && p.Tarball != "":
 		return req, fmt.Errorf("params.directory and params.tarball: give only one")
@@ -232,11 +260,13 @@ func DecodeOut(r io.Reader) (OutRequest, error) {
 		if p.Version != "" || p.VersionFile != "" {
 			return req, fmt.Errorf("params.version: the version of a pass comes from params.candidate")
 		}
-		if err := req.Source.Environments.Declared("params.environment", p.Environment); err != nil {
-			return req, err
+		if req.Source.Environments != nil {
+			if err := req.Source.Environments.Declared("params.environment", p.Environment); err != nil {
+				return req, err
+			}
 		}
 	default:
-		return req, fmt.Errorf("params: give directory or tarball to publish, or candidate and environment to record a pass")
+		return req, fmt.Errorf("params: give directory or tarball to publish, candidate and environment to record a pass, or update_policy: true")
 	}
 	return req, nil
 }
