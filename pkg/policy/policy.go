@@ -243,7 +243,9 @@ func (p Policy) Admit(env string, ev Evidence, now time.Time) error {
 	requirementsMet := len(refusal.AnyOf) == 0 && len(refusal.Missing) == 0
 	if soak := time.Duration(rule.Soak); soak > 0 && requirementsMet {
 		if left := met.Add(soak).Sub(now); left > 0 {
-			refusal.SoakLeft, refusal.Soak = left, soak
+			// Never more than the soak: a pass time bumped past another
+			// within the store's last whole second can be a little ahead.
+			refusal.SoakLeft, refusal.Soak = min(left, soak), soak
 		}
 	}
 	if !requirementsMet || len(refusal.NotFinal) > 0 || refusal.ReleasesUnknown || refusal.SoakLeft > 0 {
