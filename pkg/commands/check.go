@@ -6,8 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
+	"github.com/templates-candidate/templates-candidate-resource/pkg/gate"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/policy"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/protocol"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/store"
@@ -64,13 +63,13 @@ func (c *checker) run(ctx context.Context, from *protocol.Version) ([]protocol.V
 	// The policy decides nothing here, but a source that differs from the
 	// stored one is refused all the same.
 	readPolicy := func(ctx context.Context) error {
-		_, err := governingPolicy(ctx, c.st, c.src)
+		_, err := gate.Stored(ctx, c.st, c.src)
 		return err
 	}
 	switch {
 	case c.src.LiveIn != "":
 		var deps []store.Deployment
-		err := parallel(ctx, readPolicy, func(ctx context.Context) (err error) {
+		err := gate.Parallel(ctx, readPolicy, func(ctx context.Context) (err error) {
 			deps, err = c.st.Deployments(ctx, c.src.LiveIn, deployedTime(from))
 			return err
 		})
@@ -86,7 +85,7 @@ func (c *checker) run(ctx context.Context, from *protocol.Version) ([]protocol.V
 		return c.eligible(ctx, from)
 	default:
 		var candidates []store.Candidate
-		err := parallel(ctx, readPolicy, func(ctx context.Context) (err error) {
+		err := gate.Parallel(ctx, readPolicy, func(ctx context.Context) (err error) {
 			candidates, err = c.st.Candidates(ctx, versionOf(from))
 			return err
 		})
@@ -108,12 +107,12 @@ func (c *checker) run(ctx context.Context, from *protocol.Version) ([]protocol.V
 func (c *checker) eligible(ctx context.Context, from *protocol.Version) ([]protocol.Version, error) {
 	target, start := c.src.EligibleFor, versionOf(from)
 	var (
-		gov        *governing
+		gov        *gate.Governing
 		candidates []store.Candidate
 		listed     [][]store.PassKey
 	)
 	readPolicy := func(ctx context.Context) (err error) {
-		gov, err = governingPolicy(ctx, c.st, c.src)
+		gov, err = gate.Stored(ctx, c.st, c.src)
 		return err
 	}
 	listAll := func(ctx context.Context, upstreams []string) error {
@@ -128,10 +127,10 @@ func (c *checker) eligible(ctx context.Context, from *protocol.Version) ([]proto
 				return err
 			})
 		}
-		return parallel(ctx, tasks...)
+		return gate.Parallel(ctx, tasks...)
 	}
 	if c.src.Environments != nil {
-		err := parallel(ctx, readPolicy, func(ctx context.Context) error {
+		err := gate.Parallel(ctx, readPolicy, func(ctx context.Context) error {
 			return listAll(ctx, c.src.Environments.Upstream(target))
 		})
 		if err != nil {
@@ -157,7 +156,7 @@ func (c *checker) eligible(ctx context.Context, from *protocol.Version) ([]proto
 	}
 	var eligible []protocol.Version
 	for _, cand := range candidates {
-		releases, err := listedReleases(ctx, gov, cand)
+		releases, err := gate.ListedReleases(ctx, gov, cand)
 		if err != nil {
 			return nil, err
 		}
@@ -171,36 +170,6 @@ func (c *checker) eligible(ctx context.Context, from *protocol.Version) ([]proto
 		}
 	}
 	return eligible, nil
-}
-
-// listedReleases gives the policy what a candidate's commit key knows of its
-// releases: for each environment of the policy it was validated under,
-// whether the manifest has a release that is not final. An environment that
-// policy did not declare has unknown releases.
-func listedReleases(ctx context.Context, gov *governing, c store.Candidate) (func(string) ([]policy.Release, bool), error) {
-	envs, err := gov.environmentsOf(ctx, c.PolicySeq)
-	if err != nil {
-		return nil, err
-	}
-	return func(env string) ([]policy.Release, bool) {
-		i, found := slices.BinarySearch(envs, env)
-		switch {
-		case !found:
-			return nil, false
-		case c.NonFinal(i):
-			return []policy.Release{{Name: "a release of the " + env + " manifest", Version: "not final"}}, true
-		}
-		return nil, true
-	}, nil
-}
-
-// parallel runs the tasks at once and returns the first error.
-func parallel(ctx context.Context, tasks ...func(context.Context) error) error {
-	group, gctx := errgroup.WithContext(ctx)
-	for _, task := range tasks {
-		group.Go(func() error { return task(gctx) })
-	}
-	return group.Wait()
 }
 
 func versionOf(v *protocol.Version) string {

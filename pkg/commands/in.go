@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/templates-candidate/templates-candidate-resource/pkg/archive"
+	"github.com/templates-candidate/templates-candidate-resource/pkg/gate"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/policy"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/protocol"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/store"
@@ -63,10 +64,10 @@ func In(ctx context.Context, request []byte, args []string, env Env) (any, error
 	if err != nil {
 		return nil, err
 	}
-	var gov *governing
+	var gov *gate.Governing
 	var envs []string
-	err = parallel(ctx, func(ctx context.Context) (err error) {
-		gov, err = governingPolicy(ctx, st, req.Source)
+	err = gate.Parallel(ctx, func(ctx context.Context) (err error) {
+		gov, err = gate.Stored(ctx, st, req.Source)
 		return err
 	}, func(ctx context.Context) (err error) {
 		envs, err = st.PassEnvironments(ctx)
@@ -83,22 +84,22 @@ func In(ctx context.Context, request []byte, args []string, env Env) (any, error
 	if gov.Seq == 0 {
 		return nil, fmt.Errorf("candidate %s does not exist in the store", version)
 	}
-	cand, err := readEvidence(ctx, st, gov, version, envs)
+	cand, err := gate.ReadCandidate(ctx, st, gov, version, envs)
 	if err != nil {
 		return nil, err
 	}
-	claim := cand.claim
+	claim := cand.Claim
 	if gate := req.Source.EligibleFor; gate != "" {
 		// The get that feeds a deploy never hands over what the gate refuses.
 		now, err := st.Now()
 		if err != nil {
 			return nil, err
 		}
-		if err := gov.Policy.Admit(gate, cand.evidence, now); err != nil {
+		if err := gov.Policy.Admit(gate, cand.Evidence, now); err != nil {
 			return nil, fmt.Errorf("this resource is a gate (eligible_for: %s) and hands over nothing it does not admit now: %w", gate, err)
 		}
 	}
-	passed, err := passRecords(ctx, st, cand.passes, env)
+	passed, err := passRecords(ctx, st, cand.Passes, env)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +112,7 @@ func In(ctx context.Context, request []byte, args []string, env Env) (any, error
 		}
 		env.Logf("fetched candidate %s (%d bytes, sha256 %s verified)", version, claim.Size, claim.SHA256)
 	}
-	meta := candidateMetadata(claim, cand.published, passed)
+	meta := candidateMetadata(claim, cand.Published, passed)
 	if target := req.Params.Render; target != "" {
 		releases, err := renderInto(dest, target, unpacked(req.Params), limits(req.Source))
 		if err != nil {

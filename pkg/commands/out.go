@@ -55,17 +55,6 @@ func buildOf(env Env) store.Build {
 	return b
 }
 
-// describeBuild is a short human name of the build, for created_by.
-func describeBuild(b store.Build) string {
-	switch {
-	case b.Job != "":
-		return fmt.Sprintf("%s/%s/%s #%s", b.Team, b.Pipeline, b.Job, b.Name)
-	case b.ID != "":
-		return "build " + b.ID
-	}
-	return ""
-}
-
 // inside resolves a param path against the put's directory $1.
 func inside(src, key, rel string) (string, error) {
 	if filepath.IsAbs(rel) {

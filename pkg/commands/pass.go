@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/templates-candidate/templates-candidate-resource/pkg/policy"
+	"github.com/templates-candidate/templates-candidate-resource/pkg/gate"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/protocol"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/store"
 )
@@ -27,11 +27,11 @@ func recordPass(ctx context.Context, src string, req protocol.OutRequest, env En
 	if err != nil {
 		return nil, err
 	}
-	gov, err := governingPolicy(ctx, st, req.Source)
+	gov, err := gate.Stored(ctx, st, req.Source)
 	if err != nil {
 		return nil, err
 	}
-	if err := gov.requireStored(); err != nil {
+	if err := gov.RequireStored(); err != nil {
 		return nil, err
 	}
 	if err := gov.Policy.Declared("params.environment", p.Environment); err != nil {
@@ -45,10 +45,10 @@ func recordPass(ctx context.Context, src string, req protocol.OutRequest, env En
 	if err != nil {
 		return nil, err
 	}
-	var cand *candidateEvidence
+	var cand *gate.Candidate
 	var passTime time.Time
-	err = parallel(ctx, func(ctx context.Context) (err error) {
-		if cand, err = readEvidence(ctx, st, gov, version, gov.Policy.Upstream(p.Environment)); err != nil {
+	err = gate.Parallel(ctx, func(ctx context.Context) (err error) {
+		if cand, err = gate.ReadCandidate(ctx, st, gov, version, gov.Policy.Upstream(p.Environment)); err != nil {
 			err = fmt.Errorf("params.candidate: %w", err)
 		}
 		return err
@@ -59,14 +59,14 @@ func recordPass(ctx context.Context, src string, req protocol.OutRequest, env En
 	if err != nil {
 		return nil, err
 	}
-	if cand.claim.SHA256 != digest {
-		return nil, fmt.Errorf("params.candidate: %s/sha256 is %s but candidate %s in the store has %s", p.Candidate, digest, version, cand.claim.SHA256)
+	if cand.Claim.SHA256 != digest {
+		return nil, fmt.Errorf("params.candidate: %s/sha256 is %s but candidate %s in the store has %s", p.Candidate, digest, version, cand.Claim.SHA256)
 	}
-	if err := gov.Policy.Admit(p.Environment, cand.evidence, now); err != nil {
+	if err := gov.Policy.Admit(p.Environment, cand.Evidence, now); err != nil {
 		return nil, err
 	}
 	// After every pass this one builds on, too: the clock has whole seconds.
-	for _, k := range cand.passes {
+	for _, k := range cand.Passes {
 		if !k.Time.Before(passTime) {
 			passTime = k.Time.Add(time.Microsecond)
 		}
@@ -97,58 +97,4 @@ func recordPass(ctx context.Context, src string, req protocol.OutRequest, env En
 		meta = append(meta, protocol.MetadataField{Name: "approved_by", Value: build.CreatedBy})
 	}
 	return protocol.Response{Version: out, Metadata: meta}, nil
-}
-
-// candidateEvidence is what the store says of one committed candidate: its
-// claim, and what a gate decides on.
-type candidateEvidence struct {
-	claim     *store.Claim
-	published time.Time
-	passes    []store.PassKey
-	evidence  policy.Evidence
-}
-
-// readEvidence reads a committed candidate's claim and its passes in the
-// given environments (at once), then when it was published.
-func readEvidence(ctx context.Context, st *store.Store, gov *governing, version string, envs []string) (*candidateEvidence, error) {
-	c := &candidateEvidence{}
-	err := parallel(ctx, func(ctx context.Context) (err error) {
-		c.claim, err = st.Claim(ctx, version)
-		return err
-	}, func(ctx context.Context) (err error) {
-		c.passes, err = st.PassesOf(ctx, version, envs)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	if c.claim == nil {
-		return nil, fmt.Errorf("candidate %s does not exist in the store", version)
-	}
-	claimEnvs, err := gov.environmentsOf(ctx, c.claim.PolicySeq)
-	if err != nil {
-		return nil, err
-	}
-	published, committed, err := st.Published(ctx, c.claim, claimEnvs)
-	if err != nil {
-		return nil, err
-	}
-	if !committed {
-		return nil, fmt.Errorf("candidate %s does not exist in the store", version)
-	}
-	c.published = published
-	c.evidence = policy.Evidence{Version: version, Published: published, Releases: claimReleases(c.claim)}
-	for _, k := range c.passes {
-		c.evidence.Passes = append(c.evidence.Passes, policy.Pass{Environment: k.Environment, Time: k.Time})
-	}
-	return c, nil
-}
-
-// claimReleases gives the policy the releases recorded at publish time: an
-// environment the candidate was not validated for has unknown releases.
-func claimReleases(claim *store.Claim) func(string) ([]policy.Release, bool) {
-	return func(env string) ([]policy.Release, bool) {
-		releases, ok := claim.Releases[env]
-		return releases, ok
-	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/templates-candidate/templates-candidate-resource/pkg/gate"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/protocol"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/store"
 )
@@ -24,7 +25,7 @@ func publish(ctx context.Context, src string, req protocol.OutRequest, env Env) 
 	if err != nil {
 		return nil, err
 	}
-	gov, err := governingPolicy(ctx, st, req.Source)
+	gov, err := gate.Stored(ctx, st, req.Source)
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +57,7 @@ func publish(ctx context.Context, src string, req protocol.OutRequest, env Env) 
 		if err := bootstrap(ctx, st, req.Source, body, buildOf(env)); err != nil {
 			return nil, err
 		}
-		if gov, err = governingPolicy(ctx, st, req.Source); err != nil {
+		if gov, err = gate.Stored(ctx, st, req.Source); err != nil {
 			return nil, err
 		}
 	}
@@ -89,8 +90,8 @@ func publish(ctx context.Context, src string, req protocol.OutRequest, env Env) 
 
 // commit writes the commit record of a claimed candidate, which makes it
 // visible, and answers with it.
-func commit(ctx context.Context, st *store.Store, gov *governing, claim *store.Claim, env Env, logFormat string) (any, error) {
-	envs, err := gov.environmentsOf(ctx, claim.PolicySeq)
+func commit(ctx context.Context, st *store.Store, gov *gate.Governing, claim *store.Claim, env Env, logFormat string) (any, error) {
+	envs, err := gov.EnvironmentsOf(ctx, claim.PolicySeq)
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +208,7 @@ func shaOf(c *store.Claim) string {
 // confirmExisting makes a retried publish safe: identical content returns the
 // existing version (committing it if a previous put stopped short); different
 // content is refused.
-func confirmExisting(ctx context.Context, st *store.Store, gov *governing, existing *store.Claim, body *content, env Env) (any, error) {
+func confirmExisting(ctx context.Context, st *store.Store, gov *gate.Governing, existing *store.Claim, body *content, env Env) (any, error) {
 	r, err := body.open()
 	if err != nil {
 		return nil, err
@@ -243,7 +244,7 @@ func upload(ctx context.Context, st *store.Store, body *content, build store.Bui
 		SHA256:    hex.EncodeToString(hash.Sum(nil)),
 		Size:      size,
 		Blob:      blob,
-		CreatedBy: describeBuild(build),
+		CreatedBy: gate.DescribeBuild(build),
 	}, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/templates-candidate/templates-candidate-resource/pkg/gate"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/protocol"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/store"
 )
@@ -19,7 +20,7 @@ func updatePolicy(ctx context.Context, req protocol.OutRequest, env Env) (any, e
 	}
 	var keys []store.PolicyKey
 	var candidates []store.Candidate
-	err = parallel(ctx, func(ctx context.Context) (err error) {
+	err = gate.Parallel(ctx, func(ctx context.Context) (err error) {
 		keys, err = st.Policies(ctx)
 		return err
 	}, func(ctx context.Context) (err error) {

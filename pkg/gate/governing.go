@@ -1,4 +1,7 @@
-package commands
+// Package gate decides admissions against the policy stored for a prefix:
+// it holds each request to the stored policy (one policy per store) and
+// gathers what the store says of a candidate for the policy to decide on.
+package gate
 
 import (
 	"context"
@@ -10,10 +13,10 @@ import (
 	"github.com/templates-candidate/templates-candidate-resource/pkg/store"
 )
 
-// governing is the stored policy that governs a request: one policy per
+// Governing is the stored policy that governs a request: one policy per
 // store. A source may omit environments (the stored policy applies) but may
 // not differ from it.
-type governing struct {
+type Governing struct {
 	// Seq is the stored policy's number; 0 when nothing is stored yet (no
 	// candidate was ever published under this prefix).
 	Seq    int
@@ -24,9 +27,9 @@ type governing struct {
 	st     *store.Store
 }
 
-// governingPolicy reads the stored policy and holds the request's
+// Stored reads the stored policy and holds the request's
 // source.environments to it.
-func governingPolicy(ctx context.Context, st *store.Store, src protocol.Source) (*governing, error) {
+func Stored(ctx context.Context, st *store.Store, src protocol.Source) (*Governing, error) {
 	keys, err := st.Policies(ctx)
 	if err != nil {
 		return nil, err
@@ -35,8 +38,8 @@ func governingPolicy(ctx context.Context, st *store.Store, src protocol.Source) 
 }
 
 // holdTo decides the governing policy from the listed policy keys.
-func holdTo(ctx context.Context, st *store.Store, src protocol.Source, keys []store.PolicyKey) (*governing, error) {
-	g := &governing{keys: keys, st: st, older: map[int][]string{}}
+func holdTo(ctx context.Context, st *store.Store, src protocol.Source, keys []store.PolicyKey) (*Governing, error) {
+	g := &Governing{keys: keys, st: st, older: map[int][]string{}}
 	if len(keys) == 0 {
 		g.Policy = src.Environments
 		return g, nil
@@ -60,24 +63,35 @@ func holdTo(ctx context.Context, st *store.Store, src protocol.Source, keys []st
 }
 
 func storedBy(rec store.PolicyRecord) string {
-	if b := describeBuild(rec.Build); b != "" {
+	if b := DescribeBuild(rec.Build); b != "" {
 		return ", stored by " + b
 	}
 	return ""
 }
 
-// stored reports whether a policy is stored, failing with a line that says
+// DescribeBuild is a short human name of a build ("main/redis/deploy #7").
+func DescribeBuild(b store.Build) string {
+	switch {
+	case b.Job != "":
+		return fmt.Sprintf("%s/%s/%s #%s", b.Team, b.Pipeline, b.Job, b.Name)
+	case b.ID != "":
+		return "build " + b.ID
+	}
+	return ""
+}
+
+// RequireStored reports whether a policy is stored, failing with a line that says
 // what to do when none is.
-func (g *governing) requireStored() error {
+func (g *Governing) RequireStored() error {
 	if g.Seq == 0 {
 		return fmt.Errorf("nothing is published under this prefix yet: the first publish stores source.environments as the policy")
 	}
 	return nil
 }
 
-// environmentsOf lists, in name order, the environments of policy seq: the
+// EnvironmentsOf lists, in name order, the environments of policy seq: the
 // environments a candidate validated under it has releases recorded for.
-func (g *governing) environmentsOf(ctx context.Context, seq int) ([]string, error) {
+func (g *Governing) EnvironmentsOf(ctx context.Context, seq int) ([]string, error) {
 	if seq == g.Seq {
 		return g.Policy.Names(), nil
 	}
