@@ -47,6 +47,18 @@ type PassRecord struct {
 	Note        string    `json:"note,omitempty"`
 	// Policy is the digest of the stored policy that admitted the pass.
 	Policy string `json:"policy"`
+	// Override is set when the pass was recorded by break-glass
+	// (params.override) although the rule refused it.
+	Override *Override `json:"override,omitempty"`
+	// Reset marks a pass of the candidate the upgrade path's target
+	// environment runs now: the environment was reset to it.
+	Reset bool `json:"reset,omitempty"`
+}
+
+// Override is a pass recorded although its rule refused it.
+type Override struct {
+	Reason  string `json:"reason"`
+	Refusal string `json:"refusal"` // the refusal it overrode, word for word
 }
 
 // Passes lists the passes recorded in env in version order (then time): every
