@@ -107,18 +107,25 @@ func (c *checker) run(ctx context.Context, from *protocol.Version) ([]protocol.V
 func (c *checker) eligible(ctx context.Context, from *protocol.Version) ([]protocol.Version, error) {
 	target, start := c.src.EligibleFor, versionOf(from)
 	var (
-		gov        *gate.Governing
-		candidates []store.Candidate
-		listed     [][]store.PassKey
+		gov         *gate.Governing
+		candidates  []store.Candidate
+		listed      [][]store.PassKey
+		deployments gate.Deployments
 	)
 	readPolicy := func(ctx context.Context) (err error) {
 		gov, err = gate.Stored(ctx, c.st, c.src)
 		return err
 	}
-	listAll := func(ctx context.Context, upstreams []string) error {
+	listAll := func(ctx context.Context, pol policy.Policy) error {
+		upstreams := pol.Upstream(target)
 		listed = make([][]store.PassKey, len(upstreams))
 		tasks := []func(context.Context) error{func(ctx context.Context) (err error) {
 			candidates, err = c.st.Candidates(ctx, start)
+			return err
+		}, func(ctx context.Context) (err error) {
+			// The tested upgrade path and resets read whole deployment
+			// histories; other rules none.
+			deployments, err = gate.ReadDeployments(ctx, c.st, pol.DeploymentsFor(target))
 			return err
 		}}
 		for i, upstream := range upstreams {
@@ -131,7 +138,7 @@ func (c *checker) eligible(ctx context.Context, from *protocol.Version) ([]proto
 	}
 	if c.src.Environments != nil {
 		err := gate.Parallel(ctx, readPolicy, func(ctx context.Context) error {
-			return listAll(ctx, c.src.Environments.Upstream(target))
+			return listAll(ctx, c.src.Environments)
 		})
 		if err != nil {
 			return nil, err
@@ -140,7 +147,7 @@ func (c *checker) eligible(ctx context.Context, from *protocol.Version) ([]proto
 		if err := readPolicy(ctx); err != nil {
 			return nil, err
 		}
-		if err := listAll(ctx, gov.Policy.Upstream(target)); err != nil {
+		if err := listAll(ctx, gov.Policy); err != nil {
 			return nil, err
 		}
 	}
@@ -160,7 +167,7 @@ func (c *checker) eligible(ctx context.Context, from *protocol.Version) ([]proto
 		if err != nil {
 			return nil, err
 		}
-		ev := policy.Evidence{Version: cand.Version, Published: cand.Published, Passes: passes[cand.Version], Releases: releases}
+		ev := policy.Evidence{Version: cand.Version, Published: cand.Published, Passes: passes[cand.Version], Releases: releases, Deployments: deployments.Of}
 		switch err := gov.Policy.Admit(target, ev, now); err.(type) {
 		case nil:
 			eligible = append(eligible, protocol.Version{Version: cand.Version})

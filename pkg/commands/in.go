@@ -33,16 +33,19 @@ const (
 	templatesDir  = "templates"
 	manifestFile  = "manifest.yml"
 	releasesFile  = "releases.json"
+	parityFile    = "parity.diff"
 	fileMode      = 0o644
 	directoryMode = 0o755
 )
 
 // PassedRecord is one entry of passed.json.
 type PassedRecord struct {
-	Environment string      `json:"environment"`
-	Time        string      `json:"time"`
-	Build       store.Build `json:"build"`
-	Note        string      `json:"note"`
+	Environment string          `json:"environment"`
+	Time        string          `json:"time"`
+	Build       store.Build     `json:"build"`
+	Note        string          `json:"note"`
+	Reset       bool            `json:"reset,omitempty"`
+	Override    *store.Override `json:"override,omitempty"`
 }
 
 // In fetches exactly the requested candidate into the directory $1, verifying
@@ -84,7 +87,7 @@ func In(ctx context.Context, request []byte, args []string, env Env) (any, error
 	if gov.Seq == 0 {
 		return nil, fmt.Errorf("candidate %s does not exist in the store", version)
 	}
-	cand, err := gate.ReadCandidate(ctx, st, gov, version, envs)
+	cand, err := gate.ReadCandidate(ctx, st, gov, version, envs, req.Source.EligibleFor)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +117,7 @@ func In(ctx context.Context, request []byte, args []string, env Env) (any, error
 	}
 	meta := candidateMetadata(claim, cand.Published, passed)
 	if target := req.Params.Render; target != "" {
-		releases, err := renderInto(dest, target, unpacked(req.Params), limits(req.Source))
+		releases, err := renderInto(dest, target, gov.Policy, unpacked(req.Params), limits(req.Source))
 		if err != nil {
 			return nil, err
 		}
@@ -142,7 +145,7 @@ func limits(src protocol.Source) archive.Limits {
 
 // renderInto writes manifest.yml and releases.json for one environment, from
 // templates/ when it was unpacked, else from candidate.tgz.
-func renderInto(dest, target string, fromTemplates bool, lim archive.Limits) ([]policy.Release, error) {
+func renderInto(dest, target string, pol policy.Policy, fromTemplates bool, lim archive.Limits) ([]policy.Release, error) {
 	var templates fs.FS
 	if fromTemplates {
 		templates = os.DirFS(filepath.Join(dest, templatesDir))
@@ -164,10 +167,17 @@ func renderInto(dest, target string, fromTemplates bool, lim archive.Limits) ([]
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFiles(dest, map[string][]byte{
+	files := map[string][]byte{
 		manifestFile: manifest,
 		releasesFile: append(releasesJSON, '\n'),
-	}); err != nil {
+	}
+	// With a parity rule, the differences from the partner's manifest too.
+	if diff, err := parityDiff(templates, pol, target, manifest); err != nil {
+		return nil, err
+	} else if diff != nil {
+		files[parityFile] = diff
+	}
+	if err := writeFiles(dest, files); err != nil {
 		return nil, err
 	}
 	return releases, nil
@@ -204,6 +214,8 @@ func passRecords(ctx context.Context, st *store.Store, keys []store.PassKey, env
 			Time:        rec.Time.UTC().Format(time.RFC3339Nano),
 			Build:       rec.Build,
 			Note:        rec.Note,
+			Reset:       rec.Reset,
+			Override:    rec.Override,
 		})
 	}
 	return records, nil

@@ -3,9 +3,11 @@ package commands
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/templates-candidate/templates-candidate-resource/pkg/gate"
+	"github.com/templates-candidate/templates-candidate-resource/pkg/policy"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/protocol"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/store"
 )
@@ -48,7 +50,7 @@ func recordPass(ctx context.Context, src string, req protocol.OutRequest, env En
 	var cand *gate.Candidate
 	var passTime time.Time
 	err = gate.Parallel(ctx, func(ctx context.Context) (err error) {
-		if cand, err = gate.ReadCandidate(ctx, st, gov, version, gov.Policy.Upstream(p.Environment)); err != nil {
+		if cand, err = gate.ReadCandidate(ctx, st, gov, version, gov.Policy.Upstream(p.Environment), p.Environment); err != nil {
 			err = fmt.Errorf("params.candidate: %w", err)
 		}
 		return err
@@ -73,13 +75,18 @@ func recordPass(ctx context.Context, src string, req protocol.OutRequest, env En
 	}
 	now = passTime
 	build := buildOf(env)
+	reset := gov.Policy.IsReset(p.Environment, cand.Evidence)
 	key, err := st.PutPass(ctx, store.PassRecord{
-		Environment: p.Environment, Version: version, SHA256: digest, Time: now, Build: build, Note: p.Note, Policy: gov.Digest,
+		Environment: p.Environment, Version: version, SHA256: digest, Time: now, Build: build, Note: p.Note, Policy: gov.Digest, Reset: reset,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("recording pass %s for %s: %w", p.Environment, version, err)
 	}
-	env.Logf("recorded: candidate %s passed %s", version, p.Environment)
+	if reset {
+		env.Logf("recorded: candidate %s passed %s, a reset: it is what %s runs now", version, p.Environment, strings.Join(resetOf(gov.Policy, p.Environment), ", "))
+	} else {
+		env.Logf("recorded: candidate %s passed %s", version, p.Environment)
+	}
 	out := protocol.Version{Version: version}
 	if req.Source.LiveIn == p.Environment {
 		out = deployedVersion(version, key.Time)
@@ -93,8 +100,22 @@ func recordPass(ctx context.Context, src string, req protocol.OutRequest, env En
 	if build.URL != "" {
 		meta = append(meta, protocol.MetadataField{Name: "build", Value: build.URL})
 	}
+	if reset {
+		meta = append(meta, protocol.MetadataField{Name: "reset", Value: "to what " + strings.Join(resetOf(gov.Policy, p.Environment), ", ") + " runs"})
+	}
 	if build.CreatedBy != "" {
 		meta = append(meta, protocol.MetadataField{Name: "approved_by", Value: build.CreatedBy})
 	}
 	return protocol.Response{Version: out, Metadata: meta}, nil
+}
+
+// resetOf names the environments whose upgrades are tested in env.
+func resetOf(pol policy.Policy, env string) []string {
+	var out []string
+	for _, target := range pol.Names() {
+		if pol[target].UpgradeTestedIn == env {
+			out = append(out, target)
+		}
+	}
+	return out
 }

@@ -21,15 +21,20 @@ type Candidate struct {
 	Evidence  policy.Evidence
 }
 
-// ReadCandidate reads a committed candidate's claim and its passes in the
-// given environments (at once), then when it was published.
-func ReadCandidate(ctx context.Context, st *store.Store, gov *Governing, version string, envs []string) (*Candidate, error) {
+// ReadCandidate reads a committed candidate's claim, its passes in the
+// given environments and the deployments deciding admission to target (at
+// once), then when it was published. target may be "" (no decision).
+func ReadCandidate(ctx context.Context, st *store.Store, gov *Governing, version string, envs []string, target string) (*Candidate, error) {
 	c := &Candidate{}
+	var deployments Deployments
 	err := Parallel(ctx, func(ctx context.Context) (err error) {
 		c.Claim, err = st.Claim(ctx, version)
 		return err
 	}, func(ctx context.Context) (err error) {
 		c.Passes, err = st.PassesOf(ctx, version, envs)
+		return err
+	}, func(ctx context.Context) (err error) {
+		deployments, err = ReadDeployments(ctx, st, gov.Policy.DeploymentsFor(target))
 		return err
 	})
 	if err != nil {
@@ -50,7 +55,7 @@ func ReadCandidate(ctx context.Context, st *store.Store, gov *Governing, version
 		return nil, fmt.Errorf("candidate %s does not exist in the store", version)
 	}
 	c.Published = published
-	c.Evidence = policy.Evidence{Version: version, Published: published, Releases: ClaimReleases(c.Claim)}
+	c.Evidence = policy.Evidence{Version: version, Published: published, Releases: ClaimReleases(c.Claim), Deployments: deployments.Of}
 	for _, k := range c.Passes {
 		c.Evidence.Passes = append(c.Evidence.Passes, policy.Pass{Environment: k.Environment, Time: k.Time})
 	}
@@ -94,4 +99,38 @@ func Parallel(ctx context.Context, tasks ...func(context.Context) error) error {
 		group.Go(func() error { return task(gctx) })
 	}
 	return group.Wait()
+}
+
+// Deployments are the deployments of some environments, in time order.
+type Deployments map[string][]policy.Deployment
+
+// Of gives the deployments of env, and known false when they were not read.
+func (d Deployments) Of(env string) ([]policy.Deployment, bool) {
+	deps, ok := d[env]
+	return deps, ok
+}
+
+// ReadDeployments lists the whole deployment history of each environment,
+// at once.
+func ReadDeployments(ctx context.Context, st *store.Store, envs []string) (Deployments, error) {
+	listed := make([][]store.Deployment, len(envs))
+	tasks := make([]func(context.Context) error, len(envs))
+	for i, env := range envs {
+		tasks[i] = func(ctx context.Context) (err error) {
+			listed[i], err = st.Deployments(ctx, env, time.Time{})
+			return err
+		}
+	}
+	if err := Parallel(ctx, tasks...); err != nil {
+		return nil, err
+	}
+	out := make(Deployments, len(envs))
+	for i, env := range envs {
+		deps := make([]policy.Deployment, 0, len(listed[i]))
+		for _, d := range listed[i] {
+			deps = append(deps, policy.Deployment{Version: d.Version, Time: d.Time})
+		}
+		out[env] = deps
+	}
+	return out, nil
 }

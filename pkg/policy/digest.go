@@ -17,6 +17,11 @@ func (p Policy) Canonical() Policy {
 	for env, rule := range p {
 		rule.RequiresAny = sortedSet(rule.RequiresAny)
 		rule.RequiresAll = sortedSet(rule.RequiresAll)
+		if rule.Parity != nil {
+			par := *rule.Parity
+			par.Allow = sortedSet(par.Allow)
+			rule.Parity = &par
+		}
 		out[env] = rule
 	}
 	return out

@@ -26,6 +26,19 @@ type Rule struct {
 	FinalReleases bool `json:"final_releases,omitempty"`
 	// Soak: the requirements were met at least this long ago.
 	Soak Duration `json:"soak,omitempty"`
+	// UpgradeTestedIn: the candidate was tested in that environment as the
+	// very upgrade this one is about to get (see upgrade.go).
+	UpgradeTestedIn string `json:"upgrade_tested_in,omitempty"`
+	// Parity: this environment's manifest differs from another's only at
+	// the allowed paths (checked when publishing, see parity.go).
+	Parity *Parity `json:"parity,omitempty"`
+}
+
+// Parity is the rule that an environment's rendered manifest equals
+// another's but at or below the allowed go-patch paths.
+type Parity struct {
+	With  string   `json:"with"`
+	Allow []string `json:"allow,omitempty"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("90s", "1h").
@@ -66,6 +79,9 @@ func (p Policy) Validate() error {
 			return fmt.Errorf("source.environments: %q is not a valid environment name (lowercase letters, digits, '-', '_', '.')", env)
 		}
 		rule := p[env]
+		if err := p.validateLinks(env, rule); err != nil {
+			return err
+		}
 		for field, names := range map[string][]string{"requires_any": rule.RequiresAny, "requires_all": rule.RequiresAll} {
 			for _, name := range names {
 				if _, ok := p[name]; !ok {
@@ -131,6 +147,11 @@ type Evidence struct {
 	Published time.Time
 	// Passes are the candidate's pass records, in any order.
 	Passes []Pass
+	// Deployments gives the deployments of an environment in time order,
+	// and known false when they were not read. Consulted for
+	// upgrade_tested_in (the target's and the tested environment's) and for
+	// recognising a reset; Policy.DeploymentsFor names the environments.
+	Deployments func(env string) ([]Deployment, bool)
 	// Releases returns the releases of the manifest rendered for an
 	// environment, and known false when they are unknown (the candidate was
 	// published before the environment was declared). It is consulted only
@@ -152,6 +173,8 @@ type Refusal struct {
 	// ReleasesUnknown is set when final_releases cannot be decided: the
 	// candidate's releases for the environment were never recorded.
 	ReleasesUnknown bool
+	// Upgrade says why the tested upgrade path does not hold.
+	Upgrade string
 	// SoakLeft is the time left before the soak is over.
 	SoakLeft time.Duration
 	Soak     time.Duration
@@ -179,6 +202,9 @@ func (r *Refusal) Error() string {
 	if r.ReleasesUnknown {
 		reasons = append(reasons, fmt.Sprintf("releases for %s unknown: publish the templates again (the candidate was published before %s was declared)", r.Environment, r.Environment))
 	}
+	if r.Upgrade != "" {
+		reasons = append(reasons, r.Upgrade)
+	}
 	if r.SoakLeft > 0 {
 		reasons = append(reasons, fmt.Sprintf("soaking: %s left of %s", ceilSecond(r.SoakLeft), r.Soak))
 	}
@@ -201,6 +227,9 @@ func (p Policy) Admit(env string, ev Evidence, now time.Time) error {
 	rule, ok := p[env]
 	if !ok {
 		return p.Declared("environment", env)
+	}
+	if p.IsReset(env, ev) {
+		return nil
 	}
 	first := firstPasses(ev.Passes)
 	refusal := &Refusal{Version: ev.Version, Environment: env}
@@ -240,6 +269,13 @@ func (p Policy) Admit(env string, ev Evidence, now time.Time) error {
 			}
 		}
 	}
+	if rule.UpgradeTestedIn != "" {
+		reason, known := p.upgradeUntested(env, rule, ev)
+		if !known {
+			return fmt.Errorf("candidate %s for %s: the deployments of %s and %s were not read", ev.Version, env, env, rule.UpgradeTestedIn)
+		}
+		refusal.Upgrade = reason
+	}
 	requirementsMet := len(refusal.AnyOf) == 0 && len(refusal.Missing) == 0
 	if soak := time.Duration(rule.Soak); soak > 0 && requirementsMet {
 		if left := met.Add(soak).Sub(now); left > 0 {
@@ -248,7 +284,7 @@ func (p Policy) Admit(env string, ev Evidence, now time.Time) error {
 			refusal.SoakLeft, refusal.Soak = min(left, soak), soak
 		}
 	}
-	if !requirementsMet || len(refusal.NotFinal) > 0 || refusal.ReleasesUnknown || refusal.SoakLeft > 0 {
+	if !requirementsMet || len(refusal.NotFinal) > 0 || refusal.ReleasesUnknown || refusal.Upgrade != "" || refusal.SoakLeft > 0 {
 		return refusal
 	}
 	return nil
