@@ -218,7 +218,9 @@ var _ = Describe("pipeline.yml", func() {
 		deploys := steps(j, puts("redis-staging"))
 		Expect(deploys).To(HaveLen(2))
 		Expect(deploys[0].Params["manifest"]).To(Equal("production/manifest.yml"))
-		resets := steps(j, func(s *pipelinecheck.Step) bool { return passFor("staging")(s) && s.Params["candidate"] == "production" })
+		resets := steps(j, func(s *pipelinecheck.Step) bool {
+			return passFor("staging")(s) && s.Params["candidate"] == "production"
+		})
 		Expect(resets).To(HaveLen(1))
 		resetAt := topLevel(j, func(s *pipelinecheck.Step) bool { return s == resets[0] })
 		Expect(resetAt).To(BeNumerically(">", topLevel(j, func(s *pipelinecheck.Step) bool { return s == deploys[0] })))

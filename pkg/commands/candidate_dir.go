@@ -11,28 +11,28 @@ import (
 )
 
 // readCandidateDir reads the version and sha256 files a get wrote.
-func readCandidateDir(dir, rel string) (version, digest string, err error) {
+func readCandidateDir(key, dir, rel string) (version, digest string, err error) {
 	read := func(name string) (string, error) {
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
-				return "", fmt.Errorf("params.candidate: %s is not the directory of a get of this resource (no %s file)", rel, name)
+				return "", fmt.Errorf("%s: %s is not the directory of a get of this resource (no %s file)", key, rel, name)
 			}
-			return "", fmt.Errorf("params.candidate: %w", err)
+			return "", fmt.Errorf("%s: %w", key, err)
 		}
 		return strings.TrimSpace(string(b)), nil
 	}
 	if version, err = read(versionFile); err != nil {
 		return "", "", err
 	}
-	if _, err := parseVersion("params.candidate: "+rel+"/version", version); err != nil {
+	if _, err := parseVersion(key+": "+rel+"/version", version); err != nil {
 		return "", "", err
 	}
 	if digest, err = read(sha256File); err != nil {
 		return "", "", err
 	}
 	if b, err := hex.DecodeString(digest); err != nil || len(b) != sha256.Size || strings.ToLower(digest) != digest {
-		return "", "", fmt.Errorf("params.candidate: %s/sha256 does not hold a sha256 digest", rel)
+		return "", "", fmt.Errorf("%s: %s/sha256 does not hold a sha256 digest", key, rel)
 	}
 	return version, digest, nil
 }

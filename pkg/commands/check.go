@@ -41,6 +41,7 @@ func Check(ctx context.Context, request []byte, _ []string, env Env) (any, error
 	}
 	if from != nil {
 		if i := slices.Index(versions, *from); i >= 0 {
+			c.explain()
 			return versions[i:], nil
 		}
 		// The requested version is not valid any more: the newest alone.
@@ -48,6 +49,7 @@ func Check(ctx context.Context, request []byte, _ []string, env Env) (any, error
 			return nil, err
 		}
 	}
+	c.explain()
 	return versions[max(0, len(versions)-1):], nil
 }
 
@@ -55,6 +57,21 @@ type checker struct {
 	st  *store.Store
 	src protocol.Source
 	log Env
+	// leftOut are the refusals of the candidates eligible_for left out, in
+	// version order, from the last listing.
+	leftOut []string
+}
+
+// maxExplained is how many of the newest left-out candidates check explains.
+const maxExplained = 5
+
+// explain writes, for the newest candidates eligible_for left out, one line
+// each with the reason: Concourse shows a check's log.
+func (c *checker) explain() {
+	from := max(0, len(c.leftOut)-maxExplained)
+	for _, reason := range c.leftOut[from:] {
+		c.log.Logf("not offered: %s", reason)
+	}
 }
 
 // run lists the versions of the source's mode from a known version on (or
@@ -78,7 +95,9 @@ func (c *checker) run(ctx context.Context, from *protocol.Version) ([]protocol.V
 		}
 		out := make([]protocol.Version, 0, len(deps))
 		for _, d := range deps {
-			out = append(out, deployedVersion(d.Version, d.Time))
+			if c.src.InLine(d.Version) {
+				out = append(out, deployedVersion(d.Version, d.Time))
+			}
 		}
 		return out, nil
 	case c.src.EligibleFor != "":
@@ -94,7 +113,11 @@ func (c *checker) run(ctx context.Context, from *protocol.Version) ([]protocol.V
 		}
 		out := make([]protocol.Version, 0, len(candidates))
 		for _, cand := range candidates {
-			out = append(out, protocol.Version{Version: cand.Version})
+			// A revoked candidate is offered nowhere again; live_in
+			// keeps it in the history of what ran.
+			if !cand.Revoked && c.src.InLine(cand.Version) {
+				out = append(out, protocol.Version{Version: cand.Version})
+			}
 		}
 		return out, nil
 	}
@@ -162,16 +185,24 @@ func (c *checker) eligible(ctx context.Context, from *protocol.Version) ([]proto
 		}
 	}
 	var eligible []protocol.Version
+	c.leftOut = nil
 	for _, cand := range candidates {
+		if !c.src.InLine(cand.Version) {
+			continue
+		}
 		releases, err := gate.ListedReleases(ctx, gov, cand)
 		if err != nil {
 			return nil, err
 		}
 		ev := policy.Evidence{Version: cand.Version, Published: cand.Published, Passes: passes[cand.Version], Releases: releases, Deployments: deployments.Of}
+		if cand.Revoked {
+			ev.Revoked = "its revocation record says why" // check reads listings only
+		}
 		switch err := gov.Policy.Admit(target, ev, now); err.(type) {
 		case nil:
 			eligible = append(eligible, protocol.Version{Version: cand.Version})
 		case *policy.Refusal:
+			c.leftOut = append(c.leftOut, err.Error())
 		default:
 			return nil, err
 		}

@@ -40,12 +40,15 @@ const (
 
 // PassedRecord is one entry of passed.json.
 type PassedRecord struct {
-	Environment string          `json:"environment"`
-	Time        string          `json:"time"`
-	Build       store.Build     `json:"build"`
-	Note        string          `json:"note"`
-	Reset       bool            `json:"reset,omitempty"`
-	Override    *store.Override `json:"override,omitempty"`
+	Environment string      `json:"environment"`
+	Time        string      `json:"time"`
+	Build       store.Build `json:"build"`
+	Note        string      `json:"note"`
+	Reset       bool        `json:"reset,omitempty"`
+	// Revoked marks the record of the candidate's revocation, last in
+	// passed.json (environment "revoked", note: the reason).
+	Revoked  bool            `json:"revoked,omitempty"`
+	Override *store.Override `json:"override,omitempty"`
 }
 
 // In fetches exactly the requested candidate into the directory $1, verifying
@@ -62,6 +65,9 @@ func In(ctx context.Context, request []byte, args []string, env Env) (any, error
 	version := req.Version.Version
 	if _, err := parseVersion("version.version", version); err != nil {
 		return nil, err
+	}
+	if !req.Source.InLine(version) {
+		return nil, fmt.Errorf("version.version: %s is outside source.semver_constraint %q", version, req.Source.SemverConstraint)
 	}
 	st, err := store.New(ctx, req.Source)
 	if err != nil {
@@ -106,6 +112,7 @@ func In(ctx context.Context, request []byte, args []string, env Env) (any, error
 	if err != nil {
 		return nil, err
 	}
+	revocation := cand.Revocation
 	if err := os.MkdirAll(dest, directoryMode); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", dest, err)
 	}
@@ -116,6 +123,13 @@ func In(ctx context.Context, request []byte, args []string, env Env) (any, error
 		env.Logf("fetched candidate %s (%d bytes, sha256 %s verified)", version, claim.Size, claim.SHA256)
 	}
 	meta := candidateMetadata(claim, cand.Published, passed)
+	if revocation != nil {
+		passed = append(passed, PassedRecord{
+			Environment: "revoked", Time: revocation.Time.UTC().Format(time.RFC3339Nano),
+			Build: revocation.Build, Note: revocation.Reason, Revoked: true,
+		})
+		meta = append(meta, protocol.MetadataField{Name: "revoked", Value: revocation.Reason})
+	}
 	if target := req.Params.Render; target != "" {
 		releases, err := renderInto(dest, target, gov.Policy, unpacked(req.Params), limits(req.Source))
 		if err != nil {

@@ -26,6 +26,8 @@ func Out(ctx context.Context, request []byte, args []string, env Env) (any, erro
 	switch {
 	case req.Params.UpdatePolicy:
 		return updatePolicy(ctx, req, env)
+	case req.Params.Revoke != "":
+		return revoke(ctx, src, req, env)
 	case req.Params.Candidate != "":
 		return recordPass(ctx, src, req, env)
 	}

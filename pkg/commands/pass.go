@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -21,9 +22,12 @@ func recordPass(ctx context.Context, src string, req protocol.OutRequest, env En
 	if err != nil {
 		return nil, err
 	}
-	version, digest, err := readCandidateDir(dir, p.Candidate)
+	version, digest, err := readCandidateDir("params.candidate", dir, p.Candidate)
 	if err != nil {
 		return nil, err
+	}
+	if !req.Source.InLine(version) {
+		return nil, fmt.Errorf("params.candidate: %s is outside source.semver_constraint %q", version, req.Source.SemverConstraint)
 	}
 	st, err := store.New(ctx, req.Source)
 	if err != nil {
@@ -64,8 +68,22 @@ func recordPass(ctx context.Context, src string, req protocol.OutRequest, env En
 	if cand.Claim.SHA256 != digest {
 		return nil, fmt.Errorf("params.candidate: %s/sha256 is %s but candidate %s in the store has %s", p.Candidate, digest, version, cand.Claim.SHA256)
 	}
+	if p.Override != "" && !gov.Policy[p.Environment].AllowOverride {
+		return nil, fmt.Errorf("params.override: break-glass is off for %s: its rule has no allow_override: true", p.Environment)
+	}
+	var override *store.Override
 	if err := gov.Policy.Admit(p.Environment, cand.Evidence, now); err != nil {
-		return nil, err
+		var refusal *policy.Refusal
+		switch {
+		case p.Override == "" || !errors.As(err, &refusal):
+			return nil, err
+		case refusal.Revoked != "":
+			return nil, fmt.Errorf("%w; a revoked candidate cannot be overridden", err)
+		}
+		override = &store.Override{Reason: p.Override, Refusal: err.Error()}
+		env.Logf("warning: break-glass: recording %s's pass in %s although its rule refused it (%s), for: %s", version, p.Environment, err, p.Override)
+	} else if p.Override != "" {
+		env.Logf("params.override: not needed, the rule admits %s to %s: recorded as a plain pass", version, p.Environment)
 	}
 	// After every pass this one builds on, too: the clock has whole seconds.
 	for _, k := range cand.Passes {
@@ -78,6 +96,7 @@ func recordPass(ctx context.Context, src string, req protocol.OutRequest, env En
 	reset := gov.Policy.IsReset(p.Environment, cand.Evidence)
 	key, err := st.PutPass(ctx, store.PassRecord{
 		Environment: p.Environment, Version: version, SHA256: digest, Time: now, Build: build, Note: p.Note, Policy: gov.Digest, Reset: reset,
+		Override: override,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("recording pass %s for %s: %w", p.Environment, version, err)
@@ -99,6 +118,9 @@ func recordPass(ctx context.Context, src string, req protocol.OutRequest, env En
 	}
 	if build.URL != "" {
 		meta = append(meta, protocol.MetadataField{Name: "build", Value: build.URL})
+	}
+	if override != nil {
+		meta = append(meta, protocol.MetadataField{Name: "override", Value: override.Reason}, protocol.MetadataField{Name: "overrode", Value: override.Refusal})
 	}
 	if reset {
 		meta = append(meta, protocol.MetadataField{Name: "reset", Value: "to what " + strings.Join(resetOf(gov.Policy, p.Environment), ", ") + " runs"})

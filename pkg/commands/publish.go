@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/templates-candidate/templates-candidate-resource/pkg/gate"
+	"github.com/templates-candidate/templates-candidate-resource/pkg/policy"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/protocol"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/store"
 )
@@ -40,13 +41,16 @@ func publish(ctx context.Context, src string, req protocol.OutRequest, env Env) 
 	if err != nil {
 		return nil, err
 	}
+	if explicit && !req.Source.InLine(version) {
+		return nil, fmt.Errorf("params.version: %s is outside source.semver_constraint %q", version, req.Source.SemverConstraint)
+	}
 	if explicit {
 		if existing, err := st.Claim(ctx, version); err != nil {
 			return nil, err
 		} else if existing != nil {
 			return confirmExisting(ctx, st, gov, existing, body, env)
 		}
-	} else if version, err = nextUnclaimed(ctx, st); err != nil {
+	} else if version, err = nextUnclaimed(ctx, st, req.Source); err != nil {
 		return nil, err
 	}
 	envs := gov.Policy.Names()
@@ -78,10 +82,11 @@ func publish(ctx context.Context, src string, req protocol.OutRequest, env Env) 
 			return confirmExisting(ctx, st, gov, existing, body, env)
 		}
 	}
-	if claim, err = claimVersion(ctx, st, claim, version, explicit); err != nil {
+	if claim, err = claimVersion(ctx, st, req.Source, claim, version, explicit); err != nil {
 		return nil, err
 	}
 	version = claim.Version
+	logReleases(env, gov.Policy, version, body.releases)
 	if err := st.PutContent(ctx, claim.SHA256, version); err != nil {
 		return nil, fmt.Errorf("publishing %s: %w", version, err)
 	}
@@ -137,13 +142,18 @@ func bootstrap(ctx context.Context, st *store.Store, src protocol.Source, body *
 	return nil
 }
 
-// nextUnclaimed is the next patch after the highest claimed version.
-func nextUnclaimed(ctx context.Context, st *store.Store) (string, error) {
-	highest, err := st.HighestClaim(ctx)
+// nextUnclaimed is the next patch after the highest claimed version of the
+// source's version line.
+func nextUnclaimed(ctx context.Context, st *store.Store, src protocol.Source) (string, error) {
+	highest, err := st.HighestClaim(ctx, src.InLine)
 	if err != nil {
 		return "", err
 	}
-	return nextVersion([]string{highest})
+	next, err := nextVersion([]string{highest})
+	if err == nil && !src.InLine(next) {
+		err = fmt.Errorf("the next patch, %s, is outside source.semver_constraint %q: publish with an explicit version", next, src.SemverConstraint)
+	}
+	return next, err
 }
 
 // withSameContent finds the highest version whose claim holds this content.
@@ -168,7 +178,7 @@ func withSameContent(ctx context.Context, st *store.Store, sha string) (*store.C
 // claimed it first: identical content is that put's candidate (a retry);
 // different content is refused for an explicit version, or moves on to the
 // next patch when the version was chosen here.
-func claimVersion(ctx context.Context, st *store.Store, claim *store.Claim, version string, explicit bool) (*store.Claim, error) {
+func claimVersion(ctx context.Context, st *store.Store, src protocol.Source, claim *store.Claim, version string, explicit bool) (*store.Claim, error) {
 	for attempt := 0; ; attempt++ {
 		claim.Version = version
 		err := st.PutClaim(ctx, *claim)
@@ -188,7 +198,7 @@ func claimVersion(ctx context.Context, st *store.Store, claim *store.Claim, vers
 		if explicit || attempt >= maxClaimAttempts {
 			return nil, fmt.Errorf("version %s was just published by another put with different content (sha256 %s, ours %s)", version, shaOf(existing), claim.SHA256)
 		}
-		if version, err = nextUnclaimed(ctx, st); err != nil {
+		if version, err = nextUnclaimed(ctx, st, src); err != nil {
 			return nil, err
 		}
 	}
@@ -275,4 +285,28 @@ func requestedVersion(src string, p protocol.OutParams) (version string, explici
 		return "", false, err
 	}
 	return v, true, nil
+}
+
+// logReleases is the publish log: each environment rendered, its releases
+// with finality, and a warning naming the environments the candidate can
+// never reach.
+func logReleases(env Env, pol policy.Policy, version string, releases map[string][]policy.Release) {
+	for _, name := range pol.Names() {
+		described := describeReleases(releases[name])
+		if described == "" {
+			described = "no releases"
+		}
+		env.Logf("rendered %s: %s", name, described)
+	}
+	nonFinal := func(name string) bool {
+		for _, r := range releases[name] {
+			if !r.Final {
+				return true
+			}
+		}
+		return false
+	}
+	if never := pol.Unreachable(nonFinal); len(never) > 0 {
+		env.Logf("warning: %s can never reach %s: a release there is not final, and its rules want final releases", version, strings.Join(never, ", "))
+	}
 }

@@ -19,6 +19,9 @@ type Candidate struct {
 	Published time.Time
 	Passes    []store.PassKey
 	Evidence  policy.Evidence
+	// Revocation is the candidate's revocation record; nil when it was not
+	// revoked.
+	Revocation *store.Revocation
 }
 
 // ReadCandidate reads a committed candidate's claim, its passes in the
@@ -27,8 +30,13 @@ type Candidate struct {
 func ReadCandidate(ctx context.Context, st *store.Store, gov *Governing, version string, envs []string, target string) (*Candidate, error) {
 	c := &Candidate{}
 	var deployments Deployments
+	var listed store.Candidate
+	var committed bool
 	err := Parallel(ctx, func(ctx context.Context) (err error) {
 		c.Claim, err = st.Claim(ctx, version)
+		return err
+	}, func(ctx context.Context) (err error) {
+		listed, committed, err = st.Committed(ctx, version)
 		return err
 	}, func(ctx context.Context) (err error) {
 		c.Passes, err = st.PassesOf(ctx, version, envs)
@@ -40,22 +48,19 @@ func ReadCandidate(ctx context.Context, st *store.Store, gov *Governing, version
 	if err != nil {
 		return nil, err
 	}
-	if c.Claim == nil {
+	if c.Claim == nil || !committed {
 		return nil, fmt.Errorf("candidate %s does not exist in the store", version)
 	}
-	claimEnvs, err := gov.EnvironmentsOf(ctx, c.Claim.PolicySeq)
-	if err != nil {
-		return nil, err
+	c.Published = listed.Published
+	c.Evidence = policy.Evidence{Version: version, Published: listed.Published, Releases: ClaimReleases(c.Claim), Deployments: deployments.Of}
+	if listed.Revoked {
+		c.Evidence.Revoked = "revoked"
+		if rec, err := st.Revocation(ctx, version); err != nil {
+			return nil, err
+		} else if rec != nil {
+			c.Evidence.Revoked, c.Revocation = rec.Reason, rec
+		}
 	}
-	published, committed, err := st.Published(ctx, c.Claim, claimEnvs)
-	if err != nil {
-		return nil, err
-	}
-	if !committed {
-		return nil, fmt.Errorf("candidate %s does not exist in the store", version)
-	}
-	c.Published = published
-	c.Evidence = policy.Evidence{Version: version, Published: published, Releases: ClaimReleases(c.Claim), Deployments: deployments.Of}
 	for _, k := range c.Passes {
 		c.Evidence.Passes = append(c.Evidence.Passes, policy.Pass{Environment: k.Environment, Time: k.Time})
 	}

@@ -32,6 +32,9 @@ type Rule struct {
 	// Parity: this environment's manifest differs from another's only at
 	// the allowed paths (checked when publishing, see parity.go).
 	Parity *Parity `json:"parity,omitempty"`
+	// AllowOverride lets a put with params.override record a pass this rule
+	// refuses (break-glass); the record keeps the refusal it overrode.
+	AllowOverride bool `json:"allow_override,omitempty"`
 }
 
 // Parity is the rule that an environment's rendered manifest equals
@@ -147,6 +150,9 @@ type Evidence struct {
 	Published time.Time
 	// Passes are the candidate's pass records, in any order.
 	Passes []Pass
+	// Revoked is the reason the candidate was revoked ("" when it was not):
+	// it is never admitted anywhere again.
+	Revoked string
 	// Deployments gives the deployments of an environment in time order,
 	// and known false when they were not read. Consulted for
 	// upgrade_tested_in (the target's and the tested environment's) and for
@@ -175,12 +181,17 @@ type Refusal struct {
 	ReleasesUnknown bool
 	// Upgrade says why the tested upgrade path does not hold.
 	Upgrade string
+	// Revoked is the reason the candidate was revoked.
+	Revoked string
 	// SoakLeft is the time left before the soak is over.
 	SoakLeft time.Duration
 	Soak     time.Duration
 }
 
 func (r *Refusal) Error() string {
+	if r.Revoked != "" {
+		return fmt.Sprintf("candidate %s is not admitted to %s: it was revoked (%s)", r.Version, r.Environment, r.Revoked)
+	}
 	var reasons []string
 	if len(r.AnyOf) > 0 {
 		reasons = append(reasons, fmt.Sprintf("needs a pass in one of %s (none yet)", strings.Join(r.AnyOf, ", ")))
@@ -227,6 +238,9 @@ func (p Policy) Admit(env string, ev Evidence, now time.Time) error {
 	rule, ok := p[env]
 	if !ok {
 		return p.Declared("environment", env)
+	}
+	if ev.Revoked != "" {
+		return &Refusal{Version: ev.Version, Environment: env, Revoked: ev.Revoked}
 	}
 	if p.IsReset(env, ev) {
 		return nil

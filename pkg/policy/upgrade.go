@@ -159,3 +159,40 @@ func passedWithin(passes []Pass, env string, from, end time.Time) bool {
 	}
 	return false
 }
+
+// Unreachable lists, in name order, the environments a candidate can never
+// be admitted to: those whose rule wants final releases where the candidate's
+// manifest has one that is not, and those that require such an environment
+// (all of requires_all, or every one of requires_any).
+func (p Policy) Unreachable(nonFinal func(env string) bool) []string {
+	out := map[string]bool{}
+	for changed := true; changed; {
+		changed = false
+		for _, env := range p.Names() {
+			if out[env] {
+				continue
+			}
+			rule := p[env]
+			blocked := rule.FinalReleases && nonFinal(env)
+			for _, r := range rule.RequiresAll {
+				blocked = blocked || out[r]
+			}
+			if len(rule.RequiresAny) > 0 {
+				all := true
+				for _, r := range rule.RequiresAny {
+					all = all && out[r]
+				}
+				blocked = blocked || all
+			}
+			if blocked {
+				out[env], changed = true, true
+			}
+		}
+	}
+	names := make([]string, 0, len(out))
+	for env := range out {
+		names = append(names, env)
+	}
+	sort.Strings(names)
+	return names
+}

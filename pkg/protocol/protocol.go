@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/Masterminds/semver/v3"
+
 	"github.com/templates-candidate/templates-candidate-resource/pkg/policy"
 )
 
@@ -40,6 +42,9 @@ type Source struct {
 	Environments         policy.Policy `json:"environments,omitempty"`
 	EligibleFor          string        `json:"eligible_for,omitempty"`
 	LiveIn               string        `json:"live_in,omitempty"`
+	// SemverConstraint limits every mode to the versions it matches
+	// (Masterminds semver constraints, as registry-image-resource).
+	SemverConstraint string `json:"semver_constraint,omitempty"`
 }
 
 // Secrets lists the values that must never be printed.
@@ -96,10 +101,38 @@ func (s *Source) Validate() error {
 	if s.EligibleFor != "" && s.LiveIn != "" {
 		return fmt.Errorf("source.eligible_for and source.live_in: give at most one")
 	}
+	if s.SemverConstraint != "" {
+		if _, err := s.Constraint(); err != nil {
+			return err
+		}
+	}
 	if s.Environments != nil {
 		return s.CheckDeclared(s.Environments)
 	}
 	return nil
+}
+
+// Constraint is source.semver_constraint parsed; nil when there is none.
+func (s Source) Constraint() (*semver.Constraints, error) {
+	if s.SemverConstraint == "" {
+		return nil, nil
+	}
+	c, err := semver.NewConstraint(s.SemverConstraint)
+	if err != nil {
+		return nil, fmt.Errorf("source.semver_constraint: %q is not a semver constraint (e.g. ~1.4, >= 1.2, < 2): %v", s.SemverConstraint, err)
+	}
+	return c, nil
+}
+
+// InLine reports whether version is within source.semver_constraint (every
+// version is, without one).
+func (s Source) InLine(version string) bool {
+	c, err := s.Constraint()
+	if err != nil || c == nil {
+		return err == nil
+	}
+	v, err := semver.StrictNewVersion(version)
+	return err == nil && c.Check(v)
 }
 
 // CheckDeclared checks that the environments the source names are declared
@@ -164,6 +197,13 @@ type OutParams struct {
 	Note        string `json:"note,omitempty"`
 	// UpdatePolicy stores source.environments as the new policy.
 	UpdatePolicy bool `json:"update_policy,omitempty"`
+	// Revoke names a candidate to revoke: the directory of a get of this
+	// resource, or a version. Reason is required with it.
+	Revoke string `json:"revoke,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// Override records a pass its rule refuses (break-glass), giving the
+	// reason; the rule must have allow_override.
+	Override string `json:"override,omitempty"`
 }
 
 // OutRequest is out's stdin.
@@ -228,6 +268,23 @@ func DecodeOut(r io.Reader) (OutRequest, error) {
 		return req, fmt.Errorf("this resource is a gate (source.eligible_for: %s): put through a resource without eligible_for", src.EligibleFor)
 	} else if src.LiveIn != "" && (!pass || p.Environment != src.LiveIn) {
 		return req, fmt.Errorf("this resource shows what is live in %s (source.live_in): it records passes of %s only; publish, update the policy or record other passes through a resource without live_in", src.LiveIn, src.LiveIn)
+	}
+	if p.Revoke != "" || p.Reason != "" {
+		switch {
+		case p.Revoke == "":
+			return req, fmt.Errorf("params.reason: only for revoking a candidate (params.revoke)")
+		case strings.TrimSpace(p.Reason) == "":
+			return req, fmt.Errorf("params.reason: required to revoke %s: say why it must never be deployed", p.Revoke)
+		case publish || pass || p.UpdatePolicy || p.Version != "" || p.VersionFile != "" || p.Override != "":
+			return req, fmt.Errorf("params.revoke: goes alone (with params.reason and an optional note), not with publishing, recording a pass or update_policy")
+		}
+		return req, nil
+	}
+	if p.Override != "" && !pass {
+		return req, fmt.Errorf("params.override: only for recording a pass (params.candidate and params.environment)")
+	}
+	if p.Override != "" && strings.TrimSpace(p.Override) == "" {
+		return req, fmt.Errorf("params.override: give the reason for breaking the glass")
 	}
 	if p.UpdatePolicy {
 		switch {

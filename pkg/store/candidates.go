@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/templates-candidate/templates-candidate-resource/pkg/policy"
@@ -55,6 +54,8 @@ type Candidate struct {
 	// NonFinalMask marks the environments of that policy whose manifest has
 	// a release that is not final (see NonFinal).
 	NonFinalMask string
+	// Revoked is set when the candidate was revoked.
+	Revoked bool
 }
 
 // NonFinal reports whether the manifest of the environment at index i of the
@@ -77,25 +78,64 @@ func (s *Store) Candidates(ctx context.Context, from string) ([]Candidate, error
 		if c, ok := parseCommitName(name); ok {
 			c.Published = aws.ToTime(obj.LastModified).UTC()
 			out = append(out, c)
+		} else if v, ok := parseRevocationName(name); ok && len(out) > 0 && out[len(out)-1].Version == v {
+			// The revocation sorts right after its commit record.
+			out[len(out)-1].Revoked = true
 		}
 		return true
 	})
 	return out, err
 }
 
-// HighestClaim is the highest version claimed, committed or not ("" when
-// none): claims list highest first, so this reads one key.
-func (s *Store) HighestClaim(ctx context.Context) (string, error) {
-	highest := ""
-	err := s.list(ctx, listing{dir: claimsDir, maxKeys: 1}, func(name string, _ types.Object) bool {
+// Committed reads the commit record of one version from a listing of its
+// keys: whether it is committed, when (the store's clock), and whether it
+// was revoked. One request, like a HEAD, that also sees the revocation.
+func (s *Store) Committed(ctx context.Context, version string) (c Candidate, ok bool, err error) {
+	vk, valid := VersionKey(version)
+	if !valid {
+		return Candidate{}, false, fmt.Errorf("%q is not a semantic version", version)
+	}
+	found, revoked := false, false
+	err = s.list(ctx, listing{dir: candidatesDir, startAfter: startAt(vk), maxKeys: 4}, func(name string, obj types.Object) bool {
+		if !strings.HasPrefix(name, vk+"_") {
+			return false
+		}
+		if cand, isCommit := parseCommitName(name); isCommit && cand.Version == version {
+			c, found = cand, true
+			c.Published = aws.ToTime(obj.LastModified).UTC()
+		} else if _, isRevocation := parseRevocationName(name); isRevocation {
+			revoked = true
+		}
+		return true
+	})
+	c.Revoked = revoked
+	return c, found, err
+}
+
+// HighestClaim is the highest version claimed, committed or not, that
+// inLine accepts ("" when none): claims list highest first, so with every
+// version in line this reads one key.
+func (s *Store) HighestClaim(ctx context.Context, inLine func(string) bool) (string, error) {
+	highest, seen := "", 0
+	find := func(name string, _ types.Object) bool {
+		seen++
 		if dk, ok := strings.CutSuffix(name, ".json"); ok {
-			if v, err := ParseVersionKey(descendingKey(dk)); err == nil {
+			if v, err := ParseVersionKey(descendingKey(dk)); err == nil && inLine(v) {
 				highest = v
 				return false
 			}
 		}
-		return true // a key someone else wrote: look further
+		return true // another line's, or a key someone else wrote: look further
+	}
+	err := s.list(ctx, listing{dir: claimsDir, maxKeys: 1}, func(name string, obj types.Object) bool {
+		find(name, obj)
+		return false // one key: the highest
 	})
+	if err != nil || highest != "" || seen == 0 {
+		return highest, err
+	}
+	// The highest is not in the line: look further, a thousand at a time.
+	err = s.list(ctx, listing{dir: claimsDir}, find)
 	return highest, err
 }
 
@@ -114,24 +154,6 @@ func (s *Store) Claim(ctx context.Context, version string) (*Claim, error) {
 		return nil, fmt.Errorf("the claim of %s in the store names version %q", version, claim.Version)
 	}
 	return &claim, nil
-}
-
-// Published reports when the candidate of the claim was committed (the
-// store's clock), or ok false when it is not committed. envs are the
-// environments of the claim's policy, in name order.
-func (s *Store) Published(ctx context.Context, claim *Claim, envs []string) (t time.Time, ok bool, err error) {
-	vk, _ := VersionKey(claim.Version)
-	head, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{
-		Bucket: aws.String(s.bucket),
-		Key:    aws.String(s.key(commitKey(vk, claim.PolicySeq, claim.NonFinalMask(envs)))),
-	})
-	if err == nil {
-		return aws.ToTime(head.LastModified).UTC(), true, nil
-	}
-	if isNotFound(err) {
-		return time.Time{}, false, nil
-	}
-	return time.Time{}, false, fmt.Errorf("reading candidate %s: %w", claim.Version, s.explain(err))
 }
 
 // PutClaim claims a version for some content; ErrExists when another claim

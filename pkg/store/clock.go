@@ -9,15 +9,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
-// Clock is the store's clock: the Date of the S3 server's latest response,
-// advanced by the time elapsed here since (a monotonic reading, so the
-// worker's wall clock never enters). Every time a gate or an order depends on
-// comes from it. Date has whole seconds, so the clock runs up to a second
-// behind the server: a soak then ends a little later, never earlier.
+// Clock is the store's clock: the latest Date among the S3 server's
+// responses. The worker's clock never enters. Date has whole seconds and no
+// estimate of the fraction is added, so every process that heard from the
+// server within one second agrees on "now": a check that finds a soak over
+// is never contradicted by a put a moment later. The clock runs up to a
+// second behind the server's: a soak ends a little later, never earlier.
 type Clock struct {
-	mu       sync.Mutex
-	date     time.Time
-	received time.Time // local monotonic reading when date arrived
+	mu   sync.Mutex
+	date time.Time
 }
 
 // ErrNoClock means no response from the store has carried a Date yet.
@@ -30,10 +30,10 @@ func (c *Clock) Now() (time.Time, error) {
 	if c.date.IsZero() {
 		return time.Time{}, ErrNoClock
 	}
-	return c.date.Add(time.Since(c.received)).UTC(), nil
+	return c.date, nil
 }
 
-func (c *Clock) observe(resp *http.Response, received time.Time) {
+func (c *Clock) observe(resp *http.Response) {
 	if resp == nil {
 		return
 	}
@@ -43,10 +43,9 @@ func (c *Clock) observe(resp *http.Response, received time.Time) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	// The newest reading wins; an older response arriving late must not
-	// move the clock back past what another already showed.
-	if c.date.IsZero() || !d.Add(time.Since(received)).Before(c.date.Add(time.Since(c.received))) {
-		c.date, c.received = d, received
+	// An older response arriving late never moves the clock back.
+	if d.After(c.date) {
+		c.date = d.UTC()
 	}
 }
 
@@ -59,7 +58,7 @@ type clockedClient struct {
 func (c clockedClient) Do(req *http.Request) (*http.Response, error) {
 	resp, err := c.next.Do(req)
 	if err == nil {
-		c.clock.observe(resp, time.Now())
+		c.clock.observe(resp)
 	}
 	return resp, err
 }

@@ -25,7 +25,7 @@ import (
 //	                                       one immutable record per pass
 //	deploys/<env>/<time>_<random>_<version key>
 //	                                       the same pass in time order, for live_in (written after the record)
-//	revoked/<version key>.json             a revoked candidate: never admitted anywhere again
+//	candidates/<version key>_revoked       a revoked candidate: never admitted anywhere again
 //
 // Version keys sort in semver order (versionkey.go) and times are fixed width,
 // so a check from a known version lists from that version's key on.
@@ -40,7 +40,6 @@ const (
 	candidatesDir = "candidates"
 	passesDir     = "passes"
 	deploysDir    = "deploys"
-	revokedDir    = "revoked"
 )
 
 // timeLayout is the fixed-width, sortable UTC time in pass and deployment keys.

@@ -10,7 +10,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
-// Revocation is the record of a revoked candidate.
+// Revocation is the record of a revoked candidate. It is stored beside the
+// candidate's commit record (candidates/<version key>_revoked), so every
+// listing that sees a candidate sees its revocation too, at no extra request.
 type Revocation struct {
 	Version string    `json:"version"`
 	SHA256  string    `json:"sha256"`
@@ -19,14 +21,26 @@ type Revocation struct {
 	Build   Build     `json:"build"`
 }
 
-// Revoked lists the revoked versions (keys only: a listing, no GET).
+const revokedSuffix = "_revoked"
+
+func revocationKey(vk string) string { return path.Join(candidatesDir, vk+revokedSuffix) }
+
+// parseRevocationName reads "<version key>_revoked".
+func parseRevocationName(name string) (string, bool) {
+	vk, ok := strings.CutSuffix(name, revokedSuffix)
+	if !ok {
+		return "", false
+	}
+	v, err := ParseVersionKey(vk)
+	return v, err == nil
+}
+
+// Revoked lists the revoked versions (a listing of candidates/, no GET).
 func (s *Store) Revoked(ctx context.Context) (map[string]bool, error) {
 	out := map[string]bool{}
-	err := s.list(ctx, listing{dir: revokedDir}, func(name string, _ types.Object) bool {
-		if vk, ok := strings.CutSuffix(name, ".json"); ok {
-			if v, err := ParseVersionKey(vk); err == nil {
-				out[v] = true
-			}
+	err := s.list(ctx, listing{dir: candidatesDir}, func(name string, _ types.Object) bool {
+		if v, ok := parseRevocationName(name); ok {
+			out[v] = true
 		}
 		return true
 	})
@@ -40,7 +54,7 @@ func (s *Store) Revocation(ctx context.Context, version string) (*Revocation, er
 		return nil, fmt.Errorf("%q is not a semantic version", version)
 	}
 	var rec Revocation
-	found, err := s.getRecord(ctx, path.Join(revokedDir, vk+".json"), &rec)
+	found, err := s.getRecord(ctx, revocationKey(vk), &rec)
 	if err != nil || !found {
 		return nil, err
 	}
@@ -53,5 +67,5 @@ func (s *Store) PutRevocation(ctx context.Context, rec Revocation) error {
 	if !ok {
 		return fmt.Errorf("%q is not a semantic version", rec.Version)
 	}
-	return s.putRecord(ctx, path.Join(revokedDir, vk+".json"), rec)
+	return s.putRecord(ctx, revocationKey(vk), rec)
 }
