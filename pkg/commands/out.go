@@ -194,7 +194,9 @@ func publish(ctx context.Context, src string, req protocol.OutRequest, env Env) 
 		if err != nil {
 			return nil, err
 		}
-		version = nextVersion(claimed)
+		if version, err = nextPatch(claimed); err != nil {
+			return nil, err
+		}
 	} else if existing, err := st.Claim(ctx, version); err != nil {
 		return nil, err
 	} else if existing != nil {
@@ -245,7 +247,9 @@ func claimVersion(ctx context.Context, st *store.Store, claim *store.Claim, vers
 		if err != nil {
 			return nil, err
 		}
-		version = nextVersion(append(claimed, version))
+		if version, err = nextPatch(append(claimed, version)); err != nil {
+			return nil, err
+		}
 	}
 }
 

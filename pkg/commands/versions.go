@@ -25,6 +25,9 @@ func parseVersion(key, s string) (string, error) {
 	if !isVersion(s) {
 		return "", fmt.Errorf("%s: %q is not a semantic version (e.g. 1.4.2)", key, s)
 	}
+	if err := checkVersionBounds(key, s); err != nil {
+		return "", err
+	}
 	return s, nil
 }
 
@@ -55,7 +58,7 @@ func sortCandidates(candidates []store.Candidate) []store.Candidate {
 func nextVersion(claimed []string) string {
 	highest := ""
 	for _, v := range claimed {
-		if isVersion(v) && (highest == "" || compareVersions(v, highest) > 0) {
+		if isVersion(v) && withinBounds(v) && (highest == "" || compareVersions(v, highest) > 0) {
 			highest = v
 		}
 	}
