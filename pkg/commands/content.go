@@ -61,7 +61,7 @@ func directoryContent(src, rel string, pol policy.Policy) (*content, error) {
 }
 
 func tarballContent(src, pattern string, lim archive.Limits, pol policy.Policy) (*content, error) {
-	glob, err := inside(src, "tarball", pattern)
+	root, glob, err := insideGlob(src, "tarball", pattern)
 	if err != nil {
 		return nil, err
 	}
@@ -76,14 +76,18 @@ func tarballContent(src, pattern string, lim archive.Limits, pol policy.Policy) 
 	default:
 		rel := make([]string, len(matches))
 		for i, m := range matches {
-			rel[i], _ = filepath.Rel(src, m)
+			rel[i], _ = filepath.Rel(root, m)
 		}
 		return nil, fmt.Errorf("params.tarball: %q matches %d files (%s); it must match exactly one", pattern, len(matches), strings.Join(rel, ", "))
 	}
-	path := matches[0]
-	name, _ := filepath.Rel(src, path)
-	if !strings.HasSuffix(path, ".tgz") && !strings.HasSuffix(path, ".tar.gz") {
+	name, _ := filepath.Rel(root, matches[0])
+	if !strings.HasSuffix(name, ".tgz") && !strings.HasSuffix(name, ".tar.gz") {
 		return nil, fmt.Errorf("params.tarball: %s is not a .tgz", name)
+	}
+	// The match may be, or go through, a symlink: what is read must be in $1.
+	path, err := resolveParam(root, "tarball", name)
+	if err != nil {
+		return nil, err
 	}
 	if info, err := os.Stat(path); err != nil || !info.Mode().IsRegular() {
 		return nil, fmt.Errorf("params.tarball: %s is not a regular file", name)

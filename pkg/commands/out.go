@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -66,14 +65,6 @@ func describeBuild(b store.Build) string {
 		return "build " + b.ID
 	}
 	return ""
-}
-
-// inside resolves a param path against the put's directory $1.
-func inside(src, key, rel string) (string, error) {
-	if filepath.IsAbs(rel) {
-		return "", fmt.Errorf("params.%s: %q must be relative to the put's directory", key, rel)
-	}
-	return filepath.Join(src, filepath.FromSlash(rel)), nil
 }
 
 // recordPass records that the candidate in params.candidate passed
@@ -139,19 +130,19 @@ func recordPass(ctx context.Context, src string, req protocol.OutRequest, env En
 // readCandidateDir reads the version and sha256 files a get wrote.
 func readCandidateDir(dir, rel string) (version, digest string, err error) {
 	read := func(name string) (string, error) {
-		b, err := os.ReadFile(filepath.Join(dir, name))
+		b, err := readCandidateFile(dir, name)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				return "", fmt.Errorf("params.candidate: %s is not the directory of a get of this resource (no %s file)", rel, name)
 			}
-			return "", fmt.Errorf("params.candidate: %w", err)
+			return "", fmt.Errorf("params.candidate: %s/%w", rel, err)
 		}
 		return strings.TrimSpace(string(b)), nil
 	}
 	if version, err = read(versionFile); err != nil {
 		return "", "", err
 	}
-	if _, err := parseVersion("params.candidate: "+rel+"/version", version); err != nil {
+	if _, err := fileVersion("params.candidate", rel+"/version", version); err != nil {
 		return "", "", err
 	}
 	if digest, err = read(sha256File); err != nil {
@@ -315,26 +306,14 @@ func upload(ctx context.Context, st *store.Store, body *content, build store.Bui
 // requestedVersion reads params.version or params.version_file; explicit is
 // false when neither is given (the next patch is then chosen).
 func requestedVersion(src string, p protocol.OutParams) (version string, explicit bool, err error) {
-	key, raw := "params.version", p.Version
 	if p.VersionFile != "" {
-		key = "params.version_file"
-		path, err := inside(src, "version_file", p.VersionFile)
-		if err != nil {
-			return "", false, err
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return "", false, fmt.Errorf("params.version_file: cannot read %s: %v", p.VersionFile, errors.Unwrap(err))
-		}
-		raw = string(b)
-		if strings.TrimSpace(raw) == "" {
-			return "", false, fmt.Errorf("params.version_file: %s is empty", p.VersionFile)
-		}
+		v, err := readVersionFile(src, p.VersionFile)
+		return v, err == nil, err
 	}
-	if raw == "" {
+	if p.Version == "" {
 		return "", false, nil
 	}
-	v, err := parseVersion(key, raw)
+	v, err := parseVersion("params.version", p.Version)
 	if err != nil {
 		return "", false, err
 	}
