@@ -27,12 +27,15 @@ type content struct {
 // tarball is checked while it streams (see checkedTarball).
 func candidateContent(src string, p protocol.OutParams, lim archive.Limits, pol policy.Policy) (*content, error) {
 	if p.Directory != "" {
-		return directoryContent(src, p.Directory, pol)
+		return directoryContent(src, p.Directory, lim, pol)
 	}
 	return tarballContent(src, p.Tarball, lim, pol)
 }
 
-func directoryContent(src, rel string, pol policy.Policy) (*content, error) {
+// directoryContent checks a directory with the rules and bounds of a
+// tarball (archive.InspectDir: max_entries, max_unpacked_bytes, the size of
+// template files, before any is read) and renders it from what that read.
+func directoryContent(src, rel string, lim archive.Limits, pol policy.Policy) (*content, error) {
 	dir, err := inside(src, "directory", rel)
 	if err != nil {
 		return nil, err
@@ -40,17 +43,18 @@ func directoryContent(src, rel string, pol policy.Policy) (*content, error) {
 	if info, err := os.Stat(dir); err != nil || !info.IsDir() {
 		return nil, fmt.Errorf("params.directory: %s is not a directory", rel)
 	}
-	if err := archive.CheckDir(dir); err != nil {
+	templates, err := archive.InspectDir(dir, lim)
+	if err != nil {
 		return nil, fmt.Errorf("params.directory: %s: %w", rel, err)
 	}
-	releases, err := renderAll(os.DirFS(dir), pol)
+	releases, err := renderAll(templates, pol)
 	if err != nil {
 		return nil, fmt.Errorf("params.directory: %s: %w", rel, err)
 	}
 	return &content{describe: rel, releases: releases, open: func() (io.ReadCloser, error) {
 		pr, pw := io.Pipe()
 		go func() {
-			if err := archive.Pack(dir, pw); err != nil {
+			if err := archive.PackWithin(dir, pw, lim); err != nil {
 				pw.CloseWithError(fmt.Errorf("params.directory: %s: %w", rel, err))
 				return
 			}
