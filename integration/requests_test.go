@@ -233,7 +233,7 @@ var _ = Describe("bad requests", func() {
 		Entry("out: a pass with an unknown param", badRequest{"out", outReq(map[string]any{"candidate": "cand", "environment": "dev1", "notes": "typo"}), []string{"notes"}}),
 		Entry("out: a candidate whose version is not in the store", badRequest{"out", outReq(map[string]any{"candidate": "stale", "environment": "dev1"}), []string{"9.9.9"}}),
 		Entry("out: a candidate whose sha256 is not the stored one", badRequest{"out", outReq(map[string]any{"candidate": "forged", "environment": "dev1"}), []string{"sha256"}}),
-		Entry("out: a candidate whose version is banana", badRequest{"out", outReq(map[string]any{"candidate": "not-semver", "environment": "dev1"}), []string{"banana"}}),
+		Entry("out: a candidate whose version is banana", badRequest{"out", outReq(map[string]any{"candidate": "not-semver", "environment": "dev1"}), []string{"not-semver/version", "not hold a semantic version"}}),
 		Entry("out: a candidate whose sha256 is not a digest", badRequest{"out", outReq(map[string]any{"candidate": "not-a-digest", "environment": "dev1"}), []string{"not-a-digest/sha256"}}),
 		Entry("out: a pass to an unreachable endpoint", badRequest{"out", unreachable(outReq(map[string]any{"candidate": "cand", "environment": "dev1"})), []string{"cannot reach"}}),
 		Entry("out: a pass with a wrong secret key", badRequest{"out", wrongSecret(outReq(map[string]any{"candidate": "cand", "environment": "dev1"})), []string{"credentials"}}),

@@ -17,7 +17,9 @@ import (
 // too). Names are normalised ("./manifest.yml" is "manifest.yml"). Other
 // files are read and counted against the limits, but not kept.
 //
-// The returned FS supports fs.ReadFile, fs.Glob, fs.ReadDir and fs.Stat.
+// Every folder under environments/ shows as a directory, even one holding
+// no template file. The returned FS supports fs.ReadFile, fs.Glob, fs.ReadDir
+// and fs.Stat.
 //
 // Template files are held in memory, so each is bounded by MaxTemplateBytes
 // and all of them together by four times that, whatever the limits.
@@ -25,6 +27,7 @@ func Inspect(r io.Reader, limits Limits) (fs.FS, error) {
 	files := fstest.MapFS{}
 	var kept int64
 	err := walkCandidate(r, limits, func(e *entry) error {
+		markEnvironment(files, e.name, e.dir)
 		if e.dir || !isTemplate(e.name) {
 			return nil
 		}
@@ -52,6 +55,22 @@ func Inspect(r io.Reader, limits Limits) (fs.FS, error) {
 		return nil, err
 	}
 	return files, nil
+}
+
+// markEnvironment records, as a directory of files, the folder under
+// environments/ that the entry name (normalised) is or is in, so that every
+// such folder shows, even one holding no template file: each must be a
+// declared environment. A plain file directly under environments/ is no
+// folder and is not recorded.
+func markEnvironment(files fstest.MapFS, name string, dir bool) {
+	parts := strings.SplitN(name, "/", 3)
+	if len(parts) < 2 || parts[0] != "environments" || (len(parts) == 2 && !dir) {
+		return
+	}
+	folder := parts[0] + "/" + parts[1]
+	if _, ok := files[folder]; !ok {
+		files[folder] = &fstest.MapFile{Mode: fs.ModeDir | 0o755}
+	}
 }
 
 // MaxTemplateBytes bounds one template file (a manifest, an ops file, a vars

@@ -42,9 +42,30 @@ type packEntry struct {
 // refused with an error naming their relative path. File contents are
 // streamed, never held whole in memory.
 func Pack(dir string, w io.Writer) error {
+	return pack(dir, w, nil)
+}
+
+// PackWithin is Pack bounded as a tarball is on unpack: it fails, naming
+// the source key, as soon as dir holds more than limits.MaxEntries entries or
+// more than limits.MaxBytes bytes of file content, so a directory that
+// changed after it was inspected (InspectDir) still never packs into a
+// candidate that a get would refuse.
+func PackWithin(dir string, w io.Writer, limits Limits) error {
+	limits = limits.WithDefaults()
+	return pack(dir, w, &limits)
+}
+
+func pack(dir string, w io.Writer, limits *Limits) error {
 	entries, err := tree(dir)
 	if err != nil {
 		return err
+	}
+	var content *budget
+	if limits != nil {
+		if len(entries) > limits.MaxEntries {
+			return &limitError{key: "max_entries", limit: int64(limits.MaxEntries)}
+		}
+		content = &budget{left: limits.MaxBytes, limit: limits.MaxBytes}
 	}
 
 	bw := bufio.NewWriterSize(w, 1<<20)
@@ -73,7 +94,7 @@ func Pack(dir string, w io.Writer) error {
 			}
 			continue
 		}
-		if err := packFile(tw, dir, e.rel, *buf); err != nil {
+		if err := packFile(tw, dir, e.rel, *buf, content); err != nil {
 			return err
 		}
 	}
@@ -114,7 +135,10 @@ func tree(dir string) ([]packEntry, error) {
 // packFile streams one regular file into tw. The file is opened without
 // following symlinks and without blocking, and checked again with fstat, so
 // a file swapped for a symlink or a fifo after the walk is refused too.
-func packFile(tw *tar.Writer, root, rel string, buf []byte) error {
+//
+// content, when not nil, is charged the file's size before anything of it is
+// written.
+func packFile(tw *tar.Writer, root, rel string, buf []byte, content *budget) error {
 	f, err := os.OpenFile(filepath.Join(root, filepath.FromSlash(rel)),
 		os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
@@ -136,6 +160,11 @@ func packFile(tw *tar.Writer, root, rel string, buf []byte) error {
 		mode = 0o755
 	}
 	size := info.Size()
+	if content != nil {
+		if content.left -= size; content.left < 0 {
+			return &limitError{key: "max_unpacked_bytes", limit: content.limit, entry: rel}
+		}
+	}
 	err = tw.WriteHeader(&tar.Header{
 		Typeflag: tar.TypeReg,
 		Name:     rel,

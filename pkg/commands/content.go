@@ -27,12 +27,15 @@ type content struct {
 // tarball is checked while it streams (see checkedTarball).
 func candidateContent(src string, p protocol.OutParams, lim archive.Limits, pol policy.Policy) (*content, error) {
 	if p.Directory != "" {
-		return directoryContent(src, p.Directory, pol)
+		return directoryContent(src, p.Directory, lim, pol)
 	}
 	return tarballContent(src, p.Tarball, lim, pol)
 }
 
-func directoryContent(src, rel string, pol policy.Policy) (*content, error) {
+// directoryContent checks a directory with the rules and bounds of a
+// tarball (archive.InspectDir: max_entries, max_unpacked_bytes, the size of
+// template files, before any is read) and renders it from what that read.
+func directoryContent(src, rel string, lim archive.Limits, pol policy.Policy) (*content, error) {
 	dir, err := inside(src, "directory", rel)
 	if err != nil {
 		return nil, err
@@ -40,17 +43,18 @@ func directoryContent(src, rel string, pol policy.Policy) (*content, error) {
 	if info, err := os.Stat(dir); err != nil || !info.IsDir() {
 		return nil, fmt.Errorf("params.directory: %s is not a directory", rel)
 	}
-	if err := archive.CheckDir(dir); err != nil {
+	templates, err := archive.InspectDir(dir, lim)
+	if err != nil {
 		return nil, fmt.Errorf("params.directory: %s: %w", rel, err)
 	}
-	releases, err := renderAll(os.DirFS(dir), pol)
+	releases, err := renderAll(templates, pol)
 	if err != nil {
 		return nil, fmt.Errorf("params.directory: %s: %w", rel, err)
 	}
 	return &content{describe: rel, releases: releases, open: func() (io.ReadCloser, error) {
 		pr, pw := io.Pipe()
 		go func() {
-			if err := archive.Pack(dir, pw); err != nil {
+			if err := archive.PackWithin(dir, pw, lim); err != nil {
 				pw.CloseWithError(fmt.Errorf("params.directory: %s: %w", rel, err))
 				return
 			}
@@ -61,7 +65,7 @@ func directoryContent(src, rel string, pol policy.Policy) (*content, error) {
 }
 
 func tarballContent(src, pattern string, lim archive.Limits, pol policy.Policy) (*content, error) {
-	glob, err := inside(src, "tarball", pattern)
+	root, glob, err := insideGlob(src, "tarball", pattern)
 	if err != nil {
 		return nil, err
 	}
@@ -76,14 +80,18 @@ func tarballContent(src, pattern string, lim archive.Limits, pol policy.Policy) 
 	default:
 		rel := make([]string, len(matches))
 		for i, m := range matches {
-			rel[i], _ = filepath.Rel(src, m)
+			rel[i], _ = filepath.Rel(root, m)
 		}
 		return nil, fmt.Errorf("params.tarball: %q matches %d files (%s); it must match exactly one", pattern, len(matches), strings.Join(rel, ", "))
 	}
-	path := matches[0]
-	name, _ := filepath.Rel(src, path)
-	if !strings.HasSuffix(path, ".tgz") && !strings.HasSuffix(path, ".tar.gz") {
+	name, _ := filepath.Rel(root, matches[0])
+	if !strings.HasSuffix(name, ".tgz") && !strings.HasSuffix(name, ".tar.gz") {
 		return nil, fmt.Errorf("params.tarball: %s is not a .tgz", name)
+	}
+	// The match may be, or go through, a symlink: what is read must be in $1.
+	path, err := resolveParam(root, "tarball", name)
+	if err != nil {
+		return nil, err
 	}
 	if info, err := os.Stat(path); err != nil || !info.Mode().IsRegular() {
 		return nil, fmt.Errorf("params.tarball: %s is not a regular file", name)

@@ -52,12 +52,13 @@ type PassedRecord struct {
 }
 
 // In fetches exactly the requested candidate into the directory $1, verifying
-// its sha256 while it streams.
-func In(ctx context.Context, request []byte, args []string, env Env) (any, error) {
+// its sha256 while it streams. A get that fails leaves nothing it created.
+func In(ctx context.Context, request []byte, args []string, env Env) (_ any, err error) {
 	dest, err := dirArg(args, "in")
 	if err != nil {
 		return nil, err
 	}
+	defer cleanOnFailure(dest)(&err)
 	req, err := protocol.DecodeIn(bytes.NewReader(request))
 	if err != nil {
 		return nil, err

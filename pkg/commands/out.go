@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"path/filepath"
 	"strings"
 
 	"github.com/templates-candidate/templates-candidate-resource/pkg/protocol"
@@ -55,12 +54,4 @@ func buildOf(env Env) store.Build {
 		b.URL = fmt.Sprintf("%s/builds/%s", atc, url.PathEscape(b.ID))
 	}
 	return b
-}
-
-// inside resolves a param path against the put's directory $1.
-func inside(src, key, rel string) (string, error) {
-	if filepath.IsAbs(rel) {
-		return "", fmt.Errorf("params.%s: %q must be relative to the put's directory", key, rel)
-	}
-	return filepath.Join(src, filepath.FromSlash(rel)), nil
 }

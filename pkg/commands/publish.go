@@ -149,7 +149,7 @@ func nextUnclaimed(ctx context.Context, st *store.Store, src protocol.Source) (s
 	if err != nil {
 		return "", err
 	}
-	next, err := nextVersion([]string{highest})
+	next, err := nextPatch([]string{highest})
 	if err == nil && !src.InLine(next) {
 		err = fmt.Errorf("the next patch, %s, is outside source.semver_constraint %q: publish with an explicit version", next, src.SemverConstraint)
 	}

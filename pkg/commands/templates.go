@@ -11,8 +11,12 @@ import (
 
 // renderAll renders the templates for every declared environment, so a
 // candidate that does not render is refused before anything is stored, and
-// returns the releases of each environment's manifest.
+// returns the releases of each environment's manifest. Every folder under
+// environments/ must be a declared environment.
 func renderAll(templates fs.FS, pol policy.Policy) (map[string][]policy.Release, error) {
+	if err := checkEnvironmentFolders(templates, pol); err != nil {
+		return nil, err
+	}
 	releases := make(map[string][]policy.Release, len(pol))
 	manifests := make(map[string][]byte, len(pol))
 	for _, env := range pol.Names() {

@@ -22,6 +22,9 @@ func parseVersion(key, s string) (string, error) {
 	if !isVersion(s) {
 		return "", fmt.Errorf("%s: %q is not a semantic version (e.g. 1.4.2)", key, s)
 	}
+	if err := checkVersionBounds(key, s); err != nil {
+		return "", err
+	}
 	return s, nil
 }
 
@@ -39,7 +42,7 @@ func compareVersions(a, b string) int { return semver.Compare("v"+a, "v"+b) }
 func nextVersion(claimed []string) (string, error) {
 	highest := ""
 	for _, v := range claimed {
-		if isVersion(v) && (highest == "" || compareVersions(v, highest) > 0) {
+		if isVersion(v) && withinBounds(v) && (highest == "" || compareVersions(v, highest) > 0) {
 			highest = v
 		}
 	}

@@ -36,8 +36,8 @@ var _ = Describe("versions", func() {
 		Entry("ignoring junk", []string{"junk", "0.1.0"}, "0.1.1"),
 	)
 
-	It("refuses a next patch that would overflow", func() {
-		_, err := nextVersion([]string{"1.0.9223372036854775807"})
-		Expect(err).To(MatchError("the next patch after 1.0.9223372036854775807 would overflow: publish with an explicit version"))
+	It("refuses a next patch that would be too large", func() {
+		_, err := nextPatch([]string{"1.0.9223372036854775806"})
+		Expect(err).To(MatchError(ContainSubstring("the next patch would be 1.0.9223372036854775807, and patch 9223372036854775807 is too large")))
 	})
 })

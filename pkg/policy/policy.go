@@ -74,12 +74,17 @@ type Policy map[string]Rule
 
 var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
 
-// Validate checks that every environment name is well formed and that every
-// rule names only declared environments. Errors name the offending key.
+// Validate checks that every environment name is well formed (at most
+// MaxNameLength characters), that every rule names only declared
+// environments, and that no requirements form a cycle. Errors name the
+// offending key.
 func (p Policy) Validate() error {
 	for _, env := range p.Names() {
 		if !namePattern.MatchString(env) {
 			return fmt.Errorf("source.environments: %q is not a valid environment name (lowercase letters, digits, '-', '_', '.')", env)
+		}
+		if err := checkName(env); err != nil {
+			return err
 		}
 		rule := p[env]
 		if err := p.validateLinks(env, rule); err != nil {
@@ -96,7 +101,7 @@ func (p Policy) Validate() error {
 			}
 		}
 	}
-	return nil
+	return p.checkCycles()
 }
 
 // Names lists the declared environments in name order.

@@ -4,6 +4,7 @@
 package protocol
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net/url"
@@ -56,6 +57,9 @@ func (s Source) Secrets() []string {
 func (s *Source) Validate() error {
 	if strings.TrimSpace(s.Bucket) == "" {
 		return fmt.Errorf("source.bucket: required")
+	}
+	if err := checkPrefix(s.Prefix); err != nil {
+		return err
 	}
 	if s.Prefix != "" && !strings.HasSuffix(s.Prefix, "/") {
 		s.Prefix += "/"
@@ -258,10 +262,20 @@ func DecodeIn(r io.Reader) (InRequest, error) {
 // DecodeOut reads and validates out's request.
 func DecodeOut(r io.Reader) (OutRequest, error) {
 	var req OutRequest
-	if err := decode(r, &req, &req.Source); err != nil {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return req, fmt.Errorf("reading request: %w", err)
+	}
+	if err := decode(bytes.NewReader(data), &req, &req.Source); err != nil {
+		return req, err
+	}
+	if err := checkGivenEmpty(data); err != nil {
 		return req, err
 	}
 	p := req.Params
+	if err := checkNote(p.Note); err != nil {
+		return req, err
+	}
 	publish := p.Directory != "" || p.Tarball != ""
 	pass := p.Candidate != "" || p.Environment != ""
 	if src := req.Source; src.EligibleFor != "" {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/templates-candidate/templates-candidate-resource/pkg/protocol"
+	"github.com/templates-candidate/templates-candidate-resource/pkg/timeouts"
 )
 
 // Retry bounds: transient errors (5xx, SlowDown, throttling, broken
@@ -33,9 +35,14 @@ const (
 
 // newClient builds the S3 client for a source. TLS settings are made on the
 // SDK's own buildable HTTP client so that ca_bundle and skip_ssl_verification
-// compose with AWS_CA_BUNDLE from the environment.
+// compose with AWS_CA_BUNDLE from the environment. Every request's time is
+// bounded (pkg/timeouts).
 func newClient(ctx context.Context, src protocol.Source, clock *Clock) (*s3.Client, error) {
-	httpClient := awshttp.NewBuildableClient()
+	bounds, err := timeouts.FromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	httpClient := bounds.Transport(awshttp.NewBuildableClient())
 	if src.SkipSSLVerification || src.CABundle != "" {
 		var pool *x509.CertPool
 		if src.CABundle != "" {
@@ -94,6 +101,8 @@ func newClient(ctx context.Context, src protocol.Source, clock *Clock) (*s3.Clie
 		// Candidates are verified end to end by their sha256; the SDK's note
 		// about stores that send no response checksum is noise on stderr.
 		o.DisableLogOutputChecksumValidationSkipped = true
+		// Last: every request's time is bounded (see pkg/timeouts).
+		bounds.Apply(o)
 	}), nil
 }
 
