@@ -94,8 +94,9 @@ func (p *storeProcess) exited() (string, bool) {
 	}
 }
 
-// stop asks the process to end (SIGTERM: SeaweedFS then removes its unix
-// sockets), and kills it after a grace period.
+// stop asks the process to end and kills it after a short grace period: the
+// data is thrown away, and SeaweedFS takes over 15 s to shut down gracefully.
+// Then it removes what the process leaves behind.
 func (p *storeProcess) stop() {
 	if p == nil || p.cmd.Process == nil {
 		return
@@ -104,7 +105,7 @@ func (p *storeProcess) stop() {
 	_ = syscall.Kill(pgid, syscall.SIGTERM)
 	select {
 	case <-p.done:
-	case <-time.After(10 * time.Second):
+	case <-time.After(2 * time.Second):
 		_ = syscall.Kill(pgid, syscall.SIGKILL)
 		<-p.done
 	}
