@@ -58,8 +58,8 @@ var (
 	s3Client *s3.Client
 
 	// Owned by process #1 only.
-	store    *storeProcess
-	storeDir string
+	suiteStore *storeProcess
+	suiteDir   string
 )
 
 var _ = SynchronizedBeforeSuite(func() []byte {
@@ -83,12 +83,12 @@ var _ = SynchronizedBeforeSuite(func() []byte {
 	c.Rusage, err = gexec.Build(modulePath + "/bench/rusage")
 	Expect(err).NotTo(HaveOccurred(), "building bench/rusage")
 
-	storeDir, err = os.MkdirTemp("", "tc-integration-")
+	suiteDir, err = os.MkdirTemp("", "tc-integration-")
 	Expect(err).NotTo(HaveOccurred())
-	c.HomeDir = filepath.Join(storeDir, "home")
+	c.HomeDir = filepath.Join(suiteDir, "home")
 	Expect(os.MkdirAll(c.HomeDir, 0o755)).To(Succeed())
 	c.SecretKey = "tc-it-secret-" + randomHex(12)
-	store = startStore(&c, storeDir)
+	suiteStore = startStore(&c, suiteDir)
 
 	data, err := json.Marshal(c)
 	Expect(err).NotTo(HaveOccurred())
@@ -100,9 +100,9 @@ var _ = SynchronizedBeforeSuite(func() []byte {
 })
 
 var _ = SynchronizedAfterSuite(func() {}, func() {
-	store.stop()
-	if storeDir != "" {
-		_ = os.RemoveAll(storeDir)
+	suiteStore.stop()
+	if suiteDir != "" {
+		_ = os.RemoveAll(suiteDir)
 	}
 	gexec.CleanupBuildArtifacts()
 })
