@@ -50,10 +50,10 @@ func selectedStore() string {
 
 // onlyOn marks the running spec as applying to one store: on the others it
 // is reported as skipped, with the reason, never as passed.
-func onlyOn(store, reason string) {
+func onlyOn(name, reason string) {
 	GinkgoHelper()
-	if cfg.Store != store {
-		Skip(fmt.Sprintf("%s only: %s", store, reason))
+	if cfg.Store != name {
+		Skip(fmt.Sprintf("%s only: %s", name, reason))
 	}
 }
 
@@ -193,10 +193,11 @@ func startSeaweedFS(c *suiteConfig, dir string) *storeProcess {
 		"-dir="+data,
 		"-master.port="+port(), "-master.port.grpc="+grpc("master"),
 		"-master.telemetry=false",
-		// Small volumes, grown one at a time: every bucket is a
-		// collection of its own, and the suite makes hundreds.
+		// Small volumes, grown one at a time (see the environment): every
+		// bucket is a collection with volumes of its own, and the suite
+		// makes a few hundred buckets. Volume files grow as written.
 		"-master.volumeSizeLimitMB=64",
-		"-volume.max=0",
+		"-volume.max=2000",
 		"-volume.port="+port(), "-volume.port.grpc="+grpc("volume"),
 		"-volume.preStopSeconds=0",
 		"-filer.port="+port(), "-filer.port.grpc="+grpc("filer"),
