@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/templates-candidate/templates-candidate-resource/pkg/gate"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/protocol"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/store"
 )
@@ -54,4 +55,22 @@ func buildOf(env Env) store.Build {
 		b.URL = fmt.Sprintf("%s/builds/%s", atc, url.PathEscape(b.ID))
 	}
 	return b
+}
+
+// governed opens the store for a put about an existing candidate: the
+// version must be in the source's line, and a policy stored (so the
+// candidate can exist), which then governs the put.
+func governed(ctx context.Context, src protocol.Source, key, version string) (*store.Store, *gate.Governing, error) {
+	if !src.InLine(version) {
+		return nil, nil, fmt.Errorf("%s: %s is outside source.semver_constraint %q", key, version, src.SemverConstraint)
+	}
+	st, err := store.New(ctx, src)
+	if err != nil {
+		return nil, nil, err
+	}
+	gov, err := gate.Stored(ctx, st, src)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, gov, gov.RequireStored()
 }

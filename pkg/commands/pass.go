@@ -26,18 +26,8 @@ func recordPass(ctx context.Context, src string, req protocol.OutRequest, env En
 	if err != nil {
 		return nil, err
 	}
-	if !req.Source.InLine(version) {
-		return nil, fmt.Errorf("params.candidate: %s is outside source.semver_constraint %q", version, req.Source.SemverConstraint)
-	}
-	st, err := store.New(ctx, req.Source)
+	st, gov, err := governed(ctx, req.Source, "params.candidate", version)
 	if err != nil {
-		return nil, err
-	}
-	gov, err := gate.Stored(ctx, st, req.Source)
-	if err != nil {
-		return nil, err
-	}
-	if err := gov.RequireStored(); err != nil {
 		return nil, err
 	}
 	if err := gov.Policy.Declared("params.environment", p.Environment); err != nil {

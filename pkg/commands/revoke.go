@@ -21,18 +21,8 @@ func revoke(ctx context.Context, src string, req protocol.OutRequest, env Env) (
 	if err != nil {
 		return nil, err
 	}
-	if !req.Source.InLine(version) {
-		return nil, fmt.Errorf("params.revoke: %s is outside source.semver_constraint %q", version, req.Source.SemverConstraint)
-	}
-	st, err := store.New(ctx, req.Source)
+	st, _, err := governed(ctx, req.Source, "params.revoke", version)
 	if err != nil {
-		return nil, err
-	}
-	gov, err := gate.Stored(ctx, st, req.Source)
-	if err != nil {
-		return nil, err
-	}
-	if err := gov.RequireStored(); err != nil {
 		return nil, err
 	}
 	var claim *store.Claim
