@@ -2,6 +2,9 @@
 // response on stdout (see pkg/commands.In).
 package main
 
-import "github.com/templates-candidate/templates-candidate-resource/pkg/commands"
+import (
+	"github.com/templates-candidate/templates-candidate-resource/pkg/commands"
+	"github.com/templates-candidate/templates-candidate-resource/pkg/resource"
+)
 
-func main() { commands.Main(commands.In) }
+func main() { resource.Main(commands.In) }

@@ -2,6 +2,9 @@
 // response on stdout (see pkg/commands.Out).
 package main
 
-import "github.com/templates-candidate/templates-candidate-resource/pkg/commands"
+import (
+	"github.com/templates-candidate/templates-candidate-resource/pkg/commands"
+	"github.com/templates-candidate/templates-candidate-resource/pkg/resource"
+)
 
-func main() { commands.Main(commands.Out) }
+func main() { resource.Main(commands.Out) }

@@ -21,6 +21,7 @@ import (
 	"github.com/templates-candidate/templates-candidate-resource/pkg/gate"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/policy"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/protocol"
+	"github.com/templates-candidate/templates-candidate-resource/pkg/resource"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/store"
 )
 
@@ -53,7 +54,7 @@ type PassedRecord struct {
 
 // In fetches exactly the requested candidate into the directory $1, verifying
 // its sha256 while it streams. A get that fails leaves nothing it created.
-func In(ctx context.Context, request []byte, args []string, env Env) (_ any, err error) {
+func In(ctx context.Context, request []byte, args []string, env resource.Env) (_ any, err error) {
 	dest, err := dirArg(args, "in")
 	if err != nil {
 		return nil, err
@@ -213,7 +214,7 @@ func describeReleases(releases []policy.Release) string {
 // that is not one of this resource's (too large, not its JSON, not what its
 // key says: written by someone else) is skipped with one warning naming its
 // key, so it can never make the candidate unreadable.
-func passRecords(ctx context.Context, st *store.Store, keys []store.PassKey, env Env) ([]PassedRecord, error) {
+func passRecords(ctx context.Context, st *store.Store, keys []store.PassKey, env resource.Env) ([]PassedRecord, error) {
 	records := make([]PassedRecord, 0, len(keys))
 	for _, k := range keys {
 		rec, err := st.Pass(ctx, k)

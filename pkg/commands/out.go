@@ -9,12 +9,13 @@ import (
 
 	"github.com/templates-candidate/templates-candidate-resource/pkg/gate"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/protocol"
+	"github.com/templates-candidate/templates-candidate-resource/pkg/resource"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/store"
 )
 
 // Out publishes a candidate (params.directory or params.tarball) or records a
 // pass (params.candidate and params.environment).
-func Out(ctx context.Context, request []byte, args []string, env Env) (any, error) {
+func Out(ctx context.Context, request []byte, args []string, env resource.Env) (any, error) {
 	src, err := dirArg(args, "out")
 	if err != nil {
 		return nil, err
@@ -35,7 +36,7 @@ func Out(ctx context.Context, request []byte, args []string, env Env) (any, erro
 }
 
 // buildOf reads the Concourse build from the environment of the put.
-func buildOf(env Env) store.Build {
+func buildOf(env resource.Env) store.Build {
 	b := store.Build{
 		ID:       env.Getenv("BUILD_ID"),
 		Name:     env.Getenv("BUILD_NAME"),

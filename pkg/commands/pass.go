@@ -10,13 +10,14 @@ import (
 	"github.com/templates-candidate/templates-candidate-resource/pkg/gate"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/policy"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/protocol"
+	"github.com/templates-candidate/templates-candidate-resource/pkg/resource"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/store"
 )
 
 // recordPass records that the candidate in params.candidate passed
 // params.environment, if the stored policy admits it there now by the
 // store's clock.
-func recordPass(ctx context.Context, src string, req protocol.OutRequest, env Env) (any, error) {
+func recordPass(ctx context.Context, src string, req protocol.OutRequest, env resource.Env) (any, error) {
 	p := req.Params
 	dir, err := inside(src, "candidate", p.Candidate)
 	if err != nil {
@@ -98,7 +99,7 @@ func recordPass(ctx context.Context, src string, req protocol.OutRequest, env En
 	}
 	out := protocol.Version{Version: version}
 	if req.Source.LiveIn == p.Environment {
-		out = deployedVersion(version, key.Time)
+		out = protocol.DeployedVersion(version, key.Time)
 	}
 	meta := []protocol.MetadataField{
 		{Name: "version", Value: version},

@@ -13,6 +13,7 @@ import (
 	"github.com/templates-candidate/templates-candidate-resource/pkg/gate"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/policy"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/protocol"
+	"github.com/templates-candidate/templates-candidate-resource/pkg/resource"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/store"
 )
 
@@ -20,7 +21,7 @@ import (
 // reads straight down: the governing policy, the templates validated under
 // it, the version, the keys checked, then (first publish only) the store
 // probed and the policy stored, then blob, claim, content index and commit.
-func publish(ctx context.Context, src string, req protocol.OutRequest, env Env) (any, error) {
+func publish(ctx context.Context, src string, req protocol.OutRequest, env resource.Env) (any, error) {
 	p := req.Params
 	st, err := store.New(ctx, req.Source)
 	if err != nil {
@@ -95,7 +96,7 @@ func publish(ctx context.Context, src string, req protocol.OutRequest, env Env) 
 
 // commit writes the commit record of a claimed candidate, which makes it
 // visible, and answers with it.
-func commit(ctx context.Context, st *store.Store, gov *gate.Governing, claim *store.Claim, env Env, logFormat string) (any, error) {
+func commit(ctx context.Context, st *store.Store, gov *gate.Governing, claim *store.Claim, env resource.Env, logFormat string) (any, error) {
 	envs, err := gov.EnvironmentsOf(ctx, claim.PolicySeq)
 	if err != nil {
 		return nil, err
@@ -218,7 +219,7 @@ func shaOf(c *store.Claim) string {
 // confirmExisting makes a retried publish safe: identical content returns the
 // existing version (committing it if a previous put stopped short); different
 // content is refused.
-func confirmExisting(ctx context.Context, st *store.Store, gov *gate.Governing, existing *store.Claim, body *content, env Env) (any, error) {
+func confirmExisting(ctx context.Context, st *store.Store, gov *gate.Governing, existing *store.Claim, body *content, env resource.Env) (any, error) {
 	r, err := body.open()
 	if err != nil {
 		return nil, err
@@ -290,7 +291,7 @@ func requestedVersion(src string, p protocol.OutParams) (version string, explici
 // logReleases is the publish log: each environment rendered, its releases
 // with finality, and a warning naming the environments the candidate can
 // never reach.
-func logReleases(env Env, pol policy.Policy, version string, releases map[string][]policy.Release) {
+func logReleases(env resource.Env, pol policy.Policy, version string, releases map[string][]policy.Release) {
 	for _, name := range pol.Names() {
 		described := describeReleases(releases[name])
 		if described == "" {

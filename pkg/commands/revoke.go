@@ -8,6 +8,7 @@ import (
 
 	"github.com/templates-candidate/templates-candidate-resource/pkg/gate"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/protocol"
+	"github.com/templates-candidate/templates-candidate-resource/pkg/resource"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/store"
 )
 
@@ -15,7 +16,7 @@ import (
 // version, with params.reason): it is never admitted anywhere again, drops
 // out of every eligible_for and of the default listing, and shows as revoked
 // everywhere; live_in keeps it in the history of what ran.
-func revoke(ctx context.Context, src string, req protocol.OutRequest, env Env) (any, error) {
+func revoke(ctx context.Context, src string, req protocol.OutRequest, env resource.Env) (any, error) {
 	p := req.Params
 	version, digest, err := revokedCandidate(src, p.Revoke)
 	if err != nil {

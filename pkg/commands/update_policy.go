@@ -7,13 +7,14 @@ import (
 
 	"github.com/templates-candidate/templates-candidate-resource/pkg/gate"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/protocol"
+	"github.com/templates-candidate/templates-candidate-resource/pkg/resource"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/store"
 )
 
 // updatePolicy stores source.environments as the new policy (params.update_policy),
 // with the build that changed it. The put answers with the newest candidate,
 // which is in the resource's history already, so nothing new triggers.
-func updatePolicy(ctx context.Context, req protocol.OutRequest, env Env) (any, error) {
+func updatePolicy(ctx context.Context, req protocol.OutRequest, env resource.Env) (any, error) {
 	st, err := store.New(ctx, req.Source)
 	if err != nil {
 		return nil, err

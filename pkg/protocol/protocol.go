@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/Masterminds/semver/v3"
 
@@ -161,6 +162,12 @@ func (s Source) CheckDeclared(p policy.Policy) error {
 type Version struct {
 	Version  string `json:"version"`
 	Deployed string `json:"deployed,omitempty"`
+}
+
+// DeployedVersion is the live_in version of a deployment: the version and
+// the pass's time in RFC 3339 UTC with nanoseconds.
+func DeployedVersion(version string, t time.Time) Version {
+	return Version{Version: version, Deployed: t.UTC().Format(time.RFC3339Nano)}
 }
 
 // MetadataField is one line of metadata shown in the Concourse UI.

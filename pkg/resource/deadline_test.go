@@ -1,4 +1,4 @@
-package commands
+package resource
 
 import (
 	"context"

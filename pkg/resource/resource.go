@@ -1,6 +1,8 @@
-// Package commands implements check, in and out: each takes the raw request
-// and the command's arguments and returns the response to encode on stdout.
-package commands
+// Package resource runs a command of the Concourse resource protocol as a
+// process: the request on stdin, the response on stdout, progress on
+// stderr, and on failure one line on stderr (secrets redacted) and a
+// non-zero exit. check, in and out each hand it their command.
+package resource
 
 import (
 	"context"
@@ -11,15 +13,14 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 )
 
 // Command is one of Check, In, Out.
 type Command func(ctx context.Context, request []byte, args []string, env Env) (any, error)
 
-// Env is what a command takes from its surroundings.
+// Env is what a command takes from its surroundings. (The worker's clock is
+// not among them: times come from the store.)
 type Env struct {
-	Now    func() time.Time
 	Getenv func(string) string
 	Log    io.Writer
 }
@@ -45,7 +46,7 @@ func run(ctx context.Context, cmd Command, stdin io.Reader, stdout, stderr io.Wr
 		fmt.Fprintf(stderr, "error: reading the request from stdin: %v\n", err)
 		return 1
 	}
-	env := Env{Now: time.Now, Getenv: os.Getenv, Log: stderr}
+	env := Env{Getenv: os.Getenv, Log: stderr}
 	response, err := cmd(ctx, request, args, env)
 	if err == nil {
 		err = json.NewEncoder(stdout).Encode(response)
@@ -82,12 +83,4 @@ func redact(msg string, secrets []string) string {
 
 func oneLine(msg string) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(msg, "\n", " ")), " ")
-}
-
-// dirArg returns the directory given as $1.
-func dirArg(args []string, name string) (string, error) {
-	if len(args) < 1 || args[0] == "" {
-		return "", fmt.Errorf("usage: %s <directory>: the directory argument is missing", name)
-	}
-	return args[0], nil
 }

@@ -1,4 +1,7 @@
-package commands
+// Package check is the resource's check: the versions of a source's mode,
+// from a known version on, by listings only. It links neither rendering nor
+// archives, so a check process starts small.
+package check
 
 import (
 	"bytes"
@@ -9,6 +12,7 @@ import (
 	"github.com/templates-candidate/templates-candidate-resource/pkg/gate"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/policy"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/protocol"
+	"github.com/templates-candidate/templates-candidate-resource/pkg/resource"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/store"
 )
 
@@ -21,7 +25,7 @@ import (
 // deployment's time), so a check costs one request per prefix when nothing
 // is new. Only when the requested version is gone does it read the whole
 // history, to find the newest.
-func Check(ctx context.Context, request []byte, _ []string, env Env) (any, error) {
+func Check(ctx context.Context, request []byte, _ []string, env resource.Env) (any, error) {
 	req, err := protocol.DecodeCheck(bytes.NewReader(request))
 	if err != nil {
 		return nil, err
@@ -56,7 +60,7 @@ func Check(ctx context.Context, request []byte, _ []string, env Env) (any, error
 type checker struct {
 	st  *store.Store
 	src protocol.Source
-	log Env
+	log resource.Env
 	// leftOut are the refusals of the candidates eligible_for left out, in
 	// version order, from the last listing.
 	leftOut []string
@@ -96,7 +100,7 @@ func (c *checker) run(ctx context.Context, from *protocol.Version) ([]protocol.V
 		out := make([]protocol.Version, 0, len(deps))
 		for _, d := range deps {
 			if c.src.InLine(d.Version) {
-				out = append(out, deployedVersion(d.Version, d.Time))
+				out = append(out, protocol.DeployedVersion(d.Version, d.Time))
 			}
 		}
 		return out, nil
@@ -228,8 +232,4 @@ func deployedTime(v *protocol.Version) time.Time {
 		return time.Time{}
 	}
 	return t
-}
-
-func deployedVersion(version string, t time.Time) protocol.Version {
-	return protocol.Version{Version: version, Deployed: t.UTC().Format(time.RFC3339Nano)}
 }
