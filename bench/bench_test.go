@@ -30,9 +30,12 @@ func TestQuick(t *testing.T) {
 	}
 	table := out.String()
 	for _, want := range []string{
-		"check default: S3 requests", "check default: wall", "check eligible_for: S3 requests",
-		"check live_in: wall", "publish", "peak RSS of out", "get", "peak RSS of in",
-		"pack", "empty bucket", "P6",
+		"check default from the newest: S3 requests", "check default from the newest: wall",
+		"check default, no version: S3 requests", "check default, no version: wall",
+		"check eligible_for from the newest: S3 requests", "check eligible_for, no version: wall",
+		"check live_in from the newest: wall", "check live_in, no version: S3 requests",
+		"publish", "peak RSS of out", "get", "peak RSS of in",
+		"pack", "empty bucket: wall (median)", "empty bucket: wall (median), absolute", "P6",
 	} {
 		if !strings.Contains(table, want) {
 			t.Errorf("the table has no row %q", want)

@@ -341,6 +341,24 @@ func interleave(n int, a, b func() (proc, error)) (as, bs []proc, err error) {
 	return as, bs, nil
 }
 
+// rotate runs each of fns n times, in turn, starting each round with the
+// next one (ABC, BCA, CAB, ...), so that a drift in the machine's load falls
+// on all alike. runs[i] are the runs of fns[i].
+func rotate(n int, fns ...func() (proc, error)) (runs [][]proc, err error) {
+	runs = make([][]proc, len(fns))
+	for round := range n {
+		for j := range fns {
+			k := (round + j) % len(fns)
+			p, err := fns[k]()
+			if err != nil {
+				return nil, err
+			}
+			runs[k] = append(runs[k], p)
+		}
+	}
+	return runs, nil
+}
+
 func walls(ps []proc) []time.Duration {
 	out := make([]time.Duration, len(ps))
 	for i, p := range ps {
