@@ -52,7 +52,8 @@ type harness struct {
 
 	tarball     string // P2/P3: the generated candidate tarball
 	tarballSize int64
-	published   string // P2/P3: the version out published last
+	published   string    // P2/P3: the version out published last
+	small       *smallOps // P8/P9: the counted operations on a small candidate
 }
 
 func (h *harness) logf(format string, args ...any) {
@@ -79,12 +80,15 @@ func newHarness(ctx context.Context, opt options, sc scale, log io.Writer) (_ *h
 	}
 	h.logf("work directory %s", h.tmp)
 
-	h.logf("compiling check, in, out (image flags: CGO_ENABLED=0 -trimpath -ldflags '-s -w') and the helpers bench/lister, bench/transfer, bench/rusage")
-	if err := h.goBuild(ctx, h.bin, "./check", "./in", "./out", "./bench/lister", "./bench/rusage", "./bench/transfer"); err != nil {
+	h.logf("compiling check, in, out (image flags: CGO_ENABLED=0 -trimpath -ldflags '-s -w') and the helpers bench/lister, bench/transfer, bench/sdkcalls, bench/rusage")
+	if err := h.goBuild(ctx, h.bin, "./check", "./in", "./out", "./bench/lister", "./bench/rusage", "./bench/transfer", "./bench/sdkcalls"); err != nil {
 		return nil, err
 	}
 
-	needGateway := opt.only["P1"] || opt.only["P2"] || opt.only["P3"] || opt.only["P5"]
+	needGateway := false
+	for _, b := range []string{"P1", "P2", "P3", "P5", "P7", "P8", "P9"} {
+		needGateway = needGateway || opt.only[b]
+	}
 	if needGateway {
 		if err := h.startGateway(ctx); err != nil {
 			return nil, err
@@ -226,11 +230,12 @@ func (h *harness) newClient(endpoint string) *s3.Client {
 		tr.MaxIdleConnsPerHost = 256
 	})
 	return s3.New(s3.Options{
-		Region:       region,
-		BaseEndpoint: aws.String(endpoint),
-		UsePathStyle: true,
-		Credentials:  credentials.NewStaticCredentialsProvider(accessKey, h.secretKey, ""),
-		HTTPClient:   hc,
+		Region:                     region,
+		BaseEndpoint:               aws.String(endpoint),
+		UsePathStyle:               true,
+		Credentials:                credentials.NewStaticCredentialsProvider(accessKey, h.secretKey, ""),
+		HTTPClient:                 hc,
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 	})
 }
 

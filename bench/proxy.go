@@ -29,6 +29,8 @@ type request struct {
 	op        string // S3 operation, e.g. ListObjectsV2
 	key       string // the object key, or a listing's prefix (bucket-relative)
 	delimiter bool   // a listing with a delimiter
+	after     string // a listing's start-after
+	maxKeys   int32  // a listing's max-keys (0: the default)
 	size      int64  // request body bytes (PUT)
 	status    int    // answered status
 }
@@ -73,7 +75,10 @@ func (p *countingProxy) record(r *http.Request, status int) {
 	}
 	x.size = max(0, x.size)
 	if x.op == "ListObjectsV2" {
-		x.key, x.delimiter = q.Get("prefix"), q.Get("delimiter") != ""
+		x.key, x.delimiter, x.after = q.Get("prefix"), q.Get("delimiter") != "", q.Get("start-after")
+		if n, err := strconv.Atoi(q.Get("max-keys")); err == nil {
+			x.maxKeys = int32(n)
+		}
 	}
 	p.mu.Lock()
 	p.reqs = append(p.reqs, x)
