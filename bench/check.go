@@ -5,7 +5,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -392,5 +395,38 @@ func (h *harness) benchEmptyCheck(ctx context.Context, rep *report) error {
 	rep.note("P5: CPU time (user+sys, median): check %s, lister %s; peak RSS: check %.0f MiB, lister %.0f MiB.",
 		fmtDur(median(cpus(ourRuns))), fmtDur(median(cpus(baseRuns))), float64(peakRSS(ourRuns))/1024, float64(peakRSS(baseRuns))/1024)
 	h.logf("P5: check %s; lister %s", fmtDurs(ours), fmtDurs(base))
+
+	// Information: the cost of starting each process alone, no request made:
+	// check refusing the request {} at decoding, the lister with no prefix.
+	startCheck, startLister, err := interleave(h.sc.emptyRuns,
+		func() (proc, error) { return h.refused(ctx, filepath.Join(h.bin, "check"), []byte("{}")) },
+		func() (proc, error) {
+			return h.runProc(ctx, nil, h.tmp, lister, h.listerArgs(h.endpoint, bucket, nil)...)
+		})
+	if err != nil {
+		return err
+	}
+	checkSize, listerSize := fileSize(filepath.Join(h.bin, "check")), fileSize(lister)
+	rep.note("P5: process start alone (no request made; median of %d each): check refusing the request {} %s wall, %s CPU; the lister with no prefix %s wall, %s CPU. Binaries: check %.1f MB, lister %.1f MB.",
+		h.sc.emptyRuns, fmtDur(median(walls(startCheck))), fmtDur(median(cpus(startCheck))),
+		fmtDur(median(walls(startLister))), fmtDur(median(cpus(startLister))), float64(checkSize)/1e6, float64(listerSize)/1e6)
 	return nil
+}
+
+// refused runs a command whose request is refused: it must exit 1.
+func (h *harness) refused(ctx context.Context, name string, stdin []byte) (proc, error) {
+	p, err := h.runProc(ctx, stdin, h.tmp, name)
+	var exit *exec.ExitError
+	if err == nil || !errors.As(err, &exit) || exit.ExitCode() != 1 || p.wall == 0 {
+		return p, fmt.Errorf("%s with the request %s: want exit status 1, got %v", filepath.Base(name), stdin, err)
+	}
+	return p, nil
+}
+
+func fileSize(path string) int64 {
+	info, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return info.Size()
 }

@@ -314,7 +314,7 @@ func (h *harness) runProc(ctx context.Context, stdin []byte, dir, name string, a
 		p.wall, p.maxRSS, p.cpu = time.Duration(ru.WallNanos), ru.MaxRSSKiB, time.Duration(ru.CPUNanos)
 	}
 	if err != nil {
-		return p, fmt.Errorf("%s %s: %v: %s", filepath.Base(name), strings.Join(args, " "), err, lastLines(stderr.String(), 3))
+		return p, fmt.Errorf("%s %s: %w: %s", filepath.Base(name), strings.Join(args, " "), err, lastLines(stderr.String(), 3))
 	}
 	if decodeErr != nil {
 		return p, fmt.Errorf("rusage report of %s: %v", filepath.Base(name), decodeErr)
