@@ -320,6 +320,20 @@ func (h *harness) benchSmallWall(ctx context.Context, rep *report) error {
 			float64(peakRSS(ourRuns))/1024, float64(peakRSS(baseRuns))/1024, x.t.shortOps())
 		h.logf("P9 %s: out %s; bare calls %s", x.what, fmtDurs(walls(ourRuns)), fmtDurs(walls(baseRuns)))
 	}
+	// Information: the cost of starting each process alone, no request made.
+	startOut, startCalls, err := interleave(h.sc.smallRuns,
+		func() (proc, error) { return h.refused(ctx, filepath.Join(h.bin, "out"), []byte("{}")) },
+		func() (proc, error) {
+			return h.runProc(ctx, []byte("[]"), h.tmp, sdkcalls, "-endpoint", h.endpoint, "-bucket", smallBucket,
+				"-access-key", accessKey, "-secret-key", h.secretKey)
+		})
+	if err != nil {
+		return err
+	}
+	rep.note("P9: process start alone (no request made; median of %d each): out refusing the request {} %s wall, %s CPU; sdkcalls with an empty plan %s wall, %s CPU. Binaries: out %.1f MB, sdkcalls %.1f MB.",
+		h.sc.smallRuns, fmtDur(median(walls(startOut))), fmtDur(median(cpus(startOut))),
+		fmtDur(median(walls(startCalls))), fmtDur(median(cpus(startCalls))),
+		float64(fileSize(filepath.Join(h.bin, "out")))/1e6, float64(fileSize(sdkcalls))/1e6)
 	rep.note("P9: median of %d whole-process runs each, interleaved (ABBA), direct to versitygw: out (publish a new version of the P8 candidate directory each run: pack, render dev and staging, store; or a pass into staging of 1.1.0) vs bench/sdkcalls, a tiny process (SDK, static credentials, no config loading) making one after the other the requests P8 counted for that operation: the same listings and reads, and PUTs of the same sizes to new keys.",
 		h.sc.smallRuns)
 	return nil
