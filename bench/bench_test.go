@@ -30,9 +30,17 @@ func TestQuick(t *testing.T) {
 	}
 	table := out.String()
 	for _, want := range []string{
-		"check default: S3 requests", "check default: wall", "check eligible_for: S3 requests",
-		"check live_in: wall", "publish", "peak RSS of out", "get", "peak RSS of in",
-		"pack", "empty bucket", "P6",
+		"check default from the newest: S3 requests", "check default from the newest: wall",
+		"check default, no version: S3 requests", "check default, no version: wall",
+		"check eligible_for from the newest: S3 requests", "check eligible_for, no version: wall",
+		"check live_in from the newest: wall", "check live_in, no version: S3 requests",
+		"publish", "peak RSS of out", "get", "peak RSS of in",
+		"pack", "empty bucket: wall (median)", "empty bucket: wall (median), absolute", "P6",
+		"check default over 2000, from the newest: peak RSS", "check eligible_for over 2000, no version: peak RSS",
+		"check live_in over 2000, from the newest: peak RSS",
+		"publish (params.version): S3 requests", "publish (no version): S3 requests",
+		"record a pass (1 upstream env): S3 requests", "get (2 envs with passes, 2 passes): S3 requests",
+		"publish (params.version), small candidate: wall", "record a pass (1 upstream env), small candidate: wall",
 	} {
 		if !strings.Contains(table, want) {
 			t.Errorf("the table has no row %q", want)
@@ -44,11 +52,11 @@ func TestQuick(t *testing.T) {
 }
 
 func TestParseOnly(t *testing.T) {
-	got, err := parseOnly("p1, P5")
-	if err != nil || !got["P1"] || !got["P5"] || got["P2"] || len(got) != 2 {
-		t.Errorf("parseOnly(\"p1, P5\") = %v, %v", got, err)
+	got, err := parseOnly("p1a, P5, p9")
+	if err != nil || !got["P1"] || !got["P5"] || !got["P9"] || got["P2"] || len(got) != 3 {
+		t.Errorf("parseOnly(\"p1a, P5, p9\") = %v, %v", got, err)
 	}
-	if _, err := parseOnly("P7"); err == nil {
-		t.Error("parseOnly(\"P7\") accepted an unknown bar")
+	if _, err := parseOnly("P10"); err == nil {
+		t.Error("parseOnly(\"P10\") accepted an unknown bar")
 	}
 }

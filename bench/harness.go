@@ -52,7 +52,8 @@ type harness struct {
 
 	tarball     string // P2/P3: the generated candidate tarball
 	tarballSize int64
-	published   string // P2/P3: the version out published last
+	published   string    // P2/P3: the version out published last
+	small       *smallOps // P8/P9: the counted operations on a small candidate
 }
 
 func (h *harness) logf(format string, args ...any) {
@@ -79,12 +80,15 @@ func newHarness(ctx context.Context, opt options, sc scale, log io.Writer) (_ *h
 	}
 	h.logf("work directory %s", h.tmp)
 
-	h.logf("compiling check, in, out (image flags: CGO_ENABLED=0 -trimpath -ldflags '-s -w') and the helpers bench/lister, bench/transfer, bench/rusage")
-	if err := h.goBuild(ctx, h.bin, "./check", "./in", "./out", "./bench/lister", "./bench/rusage", "./bench/transfer"); err != nil {
+	h.logf("compiling check, in, out (image flags: CGO_ENABLED=0 -trimpath -ldflags '-s -w') and the helpers bench/lister, bench/transfer, bench/sdkcalls, bench/rusage")
+	if err := h.goBuild(ctx, h.bin, "./check", "./in", "./out", "./bench/lister", "./bench/rusage", "./bench/transfer", "./bench/sdkcalls"); err != nil {
 		return nil, err
 	}
 
-	needGateway := opt.only["P1"] || opt.only["P2"] || opt.only["P3"] || opt.only["P5"]
+	needGateway := false
+	for _, b := range []string{"P1", "P2", "P3", "P5", "P7", "P8", "P9"} {
+		needGateway = needGateway || opt.only[b]
+	}
 	if needGateway {
 		if err := h.startGateway(ctx); err != nil {
 			return nil, err
@@ -226,11 +230,12 @@ func (h *harness) newClient(endpoint string) *s3.Client {
 		tr.MaxIdleConnsPerHost = 256
 	})
 	return s3.New(s3.Options{
-		Region:       region,
-		BaseEndpoint: aws.String(endpoint),
-		UsePathStyle: true,
-		Credentials:  credentials.NewStaticCredentialsProvider(accessKey, h.secretKey, ""),
-		HTTPClient:   hc,
+		Region:                     region,
+		BaseEndpoint:               aws.String(endpoint),
+		UsePathStyle:               true,
+		Credentials:                credentials.NewStaticCredentialsProvider(accessKey, h.secretKey, ""),
+		HTTPClient:                 hc,
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 	})
 }
 
@@ -309,7 +314,7 @@ func (h *harness) runProc(ctx context.Context, stdin []byte, dir, name string, a
 		p.wall, p.maxRSS, p.cpu = time.Duration(ru.WallNanos), ru.MaxRSSKiB, time.Duration(ru.CPUNanos)
 	}
 	if err != nil {
-		return p, fmt.Errorf("%s %s: %v: %s", filepath.Base(name), strings.Join(args, " "), err, lastLines(stderr.String(), 3))
+		return p, fmt.Errorf("%s %s: %w: %s", filepath.Base(name), strings.Join(args, " "), err, lastLines(stderr.String(), 3))
 	}
 	if decodeErr != nil {
 		return p, fmt.Errorf("rusage report of %s: %v", filepath.Base(name), decodeErr)
@@ -339,6 +344,24 @@ func interleave(n int, a, b func() (proc, error)) (as, bs []proc, err error) {
 		as, bs = append(as, p1), append(bs, p2)
 	}
 	return as, bs, nil
+}
+
+// rotate runs each of fns n times, in turn, starting each round with the
+// next one (ABC, BCA, CAB, ...), so that a drift in the machine's load falls
+// on all alike. runs[i] are the runs of fns[i].
+func rotate(n int, fns ...func() (proc, error)) (runs [][]proc, err error) {
+	runs = make([][]proc, len(fns))
+	for round := range n {
+		for j := range fns {
+			k := (round + j) % len(fns)
+			p, err := fns[k]()
+			if err != nil {
+				return nil, err
+			}
+			runs[k] = append(runs[k], p)
+		}
+	}
+	return runs, nil
 }
 
 func walls(ps []proc) []time.Duration {

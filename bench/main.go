@@ -1,9 +1,9 @@
-// Command bench measures the performance bars of DESIGN.md §4 (P1–P6), each
-// against a baseline run on the same data in the same run, and prints one row
-// per bar:
+// Command bench measures the performance bars of DESIGN.md §4 (P1a/P1b–P9),
+// each against a baseline run on the same data in the same run, and prints
+// rows of one table:
 //
 //	make bench                  # or: go run ./bench
-//	go run ./bench -only P1,P5  # a subset
+//	go run ./bench -only P1,P5  # a subset (P1 is P1a and P1b)
 //	go run ./bench -quick       # a small-scale smoke run (what bench_test.go runs)
 //	go run ./bench -only P2,P3 -content coded  # a tarball that is costly to inflate
 //
@@ -33,7 +33,10 @@ import (
 // scale is the size of a run.
 type scale struct {
 	candidates    int   // P1: candidates, each with one pass in each of 3 environments
-	checkRuns     int   // P1: timed runs of check and of the baseline, per mode
+	checkRuns     int   // P1: timed runs of check (each way) and of the baseline, per mode
+	bigCandidates int   // P7: candidates, each with one pass in one environment
+	memoryRuns    int   // P7: runs of check each way, per mode
+	smallRuns     int   // P9: timed runs of each operation and of its baseline
 	tarballBytes  int64 // P2/P3: compressed size of the candidate tarball
 	transferRuns  int   // P2/P3: runs of ours and of the baseline
 	packFiles     int   // P4
@@ -46,19 +49,21 @@ type scale struct {
 var (
 	fullScale = scale{
 		candidates: 10000, checkRuns: 7,
+		bigCandidates: 100000, memoryRuns: 2, smallRuns: 11,
 		tarballBytes: 1 << 30, transferRuns: 3,
 		packFiles: 10000, packBytes: 200 << 20, packRuns: 3,
 		emptyRuns: 30, buildImageDir: true,
 	}
 	quickScale = scale{
 		candidates: 500, checkRuns: 3,
+		bigCandidates: 2000, memoryRuns: 1, smallRuns: 3,
 		tarballBytes: 64 << 20, transferRuns: 2,
 		packFiles: 1000, packBytes: 20 << 20, packRuns: 2,
 		emptyRuns: 5, buildImageDir: false,
 	}
 )
 
-var allBars = []string{"P1", "P2", "P3", "P4", "P5", "P6"}
+var allBars = []string{"P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9"}
 
 type options struct {
 	only    map[string]bool
@@ -77,6 +82,9 @@ func parseOnly(s string) (map[string]bool, error) {
 	}
 	for _, part := range strings.Split(s, ",") {
 		b := strings.ToUpper(strings.TrimSpace(part))
+		if b == "P1A" || b == "P1B" {
+			b = "P1" // measured together, on the same seeds
+		}
 		known := false
 		for _, k := range allBars {
 			known = known || k == b
@@ -91,7 +99,7 @@ func parseOnly(s string) (map[string]bool, error) {
 
 func main() {
 	only := flag.String("only", "", "comma-separated bars to run, e.g. P1,P5 (default: all)")
-	quick := flag.Bool("quick", false, "small-scale smoke run (500 candidates, 64 MiB tarball, ...)")
+	quick := flag.Bool("quick", false, "small-scale smoke run (500 candidates, 64 MiB tarball, 2,000 for P7, ...)")
 	keep := flag.Bool("keep", false, "keep the temporary directory (data, binaries, logs)")
 	content := flag.String("content", "random", "P2/P3 tarball content: random (incompressible bytes, stored by deflate)\n"+
 		"or coded (base64-like text, Huffman-coded: every byte costs a decode)")
@@ -140,6 +148,9 @@ func run(ctx context.Context, opt options, out, log io.Writer) error {
 		{"P4", h.benchPack},
 		{"P5", h.benchEmptyCheck},
 		{"P6", h.benchImage},
+		{"P7", h.benchMemory},
+		{"P8", h.benchRequests},
+		{"P9", h.benchSmallWall},
 	}
 	for _, b := range bars {
 		if !opt.only[b.name] {
