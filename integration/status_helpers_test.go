@@ -65,8 +65,8 @@ func candidatesJSON(v any, args ...string) {
 	Expect(dec.More()).To(BeFalse(), "stdout must hold the JSON document alone")
 }
 
-// sourceFile writes a source block as a YAML (or, with asJSON, JSON) file.
-func sourceFile(src map[string]any, asJSON bool) string {
+// cliSourceFile writes a source block as a YAML (or, with asJSON, JSON) file.
+func cliSourceFile(src map[string]any, asJSON bool) string {
 	GinkgoHelper()
 	dir := GinkgoT().TempDir()
 	if asJSON {
@@ -83,15 +83,15 @@ func sourceFile(src map[string]any, asJSON bool) string {
 	return p
 }
 
-func textFile(name, content string) string {
+func cliTextFile(name, content string) string {
 	GinkgoHelper()
 	p := filepath.Join(GinkgoT().TempDir(), name)
 	Expect(os.WriteFile(p, []byte(content), 0o600)).To(Succeed())
 	return p
 }
 
-// buildEnv is the environment Concourse gives a put of job #name.
-func buildEnv(job, name, createdBy string) map[string]string {
+// cliBuildEnv is the environment Concourse gives a put of job #name.
+func cliBuildEnv(job, name, createdBy string) map[string]string {
 	return map[string]string{
 		"BUILD_ID":            "10" + name,
 		"BUILD_NAME":          name,
@@ -103,24 +103,24 @@ func buildEnv(job, name, createdBy string) map[string]string {
 	}
 }
 
-func buildURL(job, name string) string {
+func cliBuildURL(job, name string) string {
 	return "https://ci.example.com/teams/main/pipelines/redis/jobs/" + job + "/builds/" + name
 }
 
-// passBy records a pass of version in env through out, as build #name of
+// cliPassBy records a pass of version in env through out, as build #name of
 // job triggered by alice.
-func passBy(src map[string]any, version, env, note, job, name string) {
+func cliPassBy(src map[string]any, version, env, note, job, name string) {
 	GinkgoHelper()
 	dir, _ := get(src, ver(version), map[string]any{"skip_download": true})
-	resp, sess := passEnv(src, dir, env, note, buildEnv(job, name, "alice"))
+	resp, sess := passEnv(src, dir, env, note, cliBuildEnv(job, name, "alice"))
 	succeeded(sess)
 	Expect(resp.Version).To(HaveKeyWithValue("version", version))
 }
 
-// seedPass writes a pass record and its deployment entry straight into the
+// cliSeedPass writes a pass record and its deployment entry straight into the
 // bucket, following the key layout (docs/store.md): how a break-glass or a
 // reset pass looks in the store, whichever put wrote it.
-func seedPass(bucket string, rec store.PassRecord) {
+func cliSeedPass(bucket string, rec store.PassRecord) {
 	GinkgoHelper()
 	rec.Time = rec.Time.UTC()
 	body, err := json.Marshal(rec)
@@ -132,18 +132,18 @@ func seedPass(bucket string, rec store.PassRecord) {
 	putObject(bucket, "deploys/"+rec.Environment+"/"+rec.Time.Format(passKeyTime)+"_"+nonce+"_"+vk, []byte(rel))
 }
 
-// seedRevocation writes a revocation record as a revoke put would.
-func seedRevocation(bucket string, rec store.Revocation) {
+// cliSeedRevocation writes a revocation record as a revoke put would.
+func cliSeedRevocation(bucket string, rec store.Revocation) {
 	GinkgoHelper()
 	body, err := json.Marshal(rec)
 	Expect(err).NotTo(HaveOccurred())
 	putObject(bucket, "revoked/"+versionKey(rec.Version)+".json", body)
 }
 
-// chromiumDOM renders an HTML file in headless Chromium and returns the
+// cliChromiumDOM renders an HTML file in headless Chromium and returns the
 // DOM it built. A missing Chromium fails the spec: the page must be seen by
 // a real browser.
-func chromiumDOM(page string) string {
+func cliChromiumDOM(page string) string {
 	GinkgoHelper()
 	bin, err := exec.LookPath("chromium")
 	if err != nil {

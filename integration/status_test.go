@@ -16,7 +16,7 @@ import (
 
 // The documented JSON of the candidates CLI (README, "The status view"),
 // as a script would read it.
-type statusJSON struct {
+type cliStatusJSON struct {
 	Store        string    `json:"store"`
 	Policy       int       `json:"policy"`
 	Now          time.Time `json:"now"`
@@ -24,34 +24,34 @@ type statusJSON struct {
 	Environments []struct {
 		Name string         `json:"name"`
 		Rule map[string]any `json:"rule"`
-		Live *deployJSON    `json:"live"`
+		Live *cliDeployJSON `json:"live"`
 	} `json:"environments"`
 	Candidates []struct {
 		Version   string    `json:"version"`
 		Published time.Time `json:"published"`
 		Revoked   *struct {
-			Reason string    `json:"reason"`
-			Time   time.Time `json:"time"`
-			Build  buildJSON `json:"build"`
+			Reason string       `json:"reason"`
+			Time   time.Time    `json:"time"`
+			Build  cliBuildJSON `json:"build"`
 		} `json:"revoked"`
-		Environments map[string]cellJSON `json:"environments"`
+		Environments map[string]cliCellJSON `json:"environments"`
 	} `json:"candidates"`
 }
 
-type deployJSON struct {
+type cliDeployJSON struct {
 	Version string    `json:"version"`
 	Time    time.Time `json:"time"`
 }
 
-type cellJSON struct {
-	Passes          []passJSON `json:"passes"`
-	Live            bool       `json:"live"`
-	Eligible        bool       `json:"eligible"`
-	Refusal         string     `json:"refusal"`
-	SoakLeftSeconds int64      `json:"soak_left_seconds"`
+type cliCellJSON struct {
+	Passes          []cliPassJSON `json:"passes"`
+	Live            bool          `json:"live"`
+	Eligible        bool          `json:"eligible"`
+	Refusal         string        `json:"refusal"`
+	SoakLeftSeconds int64         `json:"soak_left_seconds"`
 }
 
-type buildJSON struct {
+type cliBuildJSON struct {
 	ID        string `json:"id"`
 	Name      string `json:"name"`
 	Job       string `json:"job"`
@@ -61,11 +61,11 @@ type buildJSON struct {
 	CreatedBy string `json:"created_by"`
 }
 
-type passJSON struct {
-	Environment string    `json:"environment"` // explain's passes only
-	Time        time.Time `json:"time"`
-	Build       buildJSON `json:"build"`
-	Note        string    `json:"note"`
+type cliPassJSON struct {
+	Environment string       `json:"environment"` // explain's passes only
+	Time        time.Time    `json:"time"`
+	Build       cliBuildJSON `json:"build"`
+	Note        string       `json:"note"`
 	Override    *struct {
 		Reason  string `json:"reason"`
 		Refusal string `json:"refusal"`
@@ -74,7 +74,7 @@ type passJSON struct {
 	Unreadable bool `json:"unreadable"`
 }
 
-type explainJSON struct {
+type cliExplainJSON struct {
 	Store        string    `json:"store"`
 	Policy       int       `json:"policy"`
 	Now          time.Time `json:"now"`
@@ -84,11 +84,11 @@ type explainJSON struct {
 	Admitted     bool      `json:"admitted"`
 	Refusal      string    `json:"refusal"`
 	Requirements []struct {
-		Kind         string     `json:"kind"`
-		Text         string     `json:"text"`
-		Met          bool       `json:"met"`
-		Environments []string   `json:"environments"`
-		Passes       []passJSON `json:"passes"`
+		Kind         string        `json:"kind"`
+		Text         string        `json:"text"`
+		Met          bool          `json:"met"`
+		Environments []string      `json:"environments"`
+		Passes       []cliPassJSON `json:"passes"`
 		Releases     []struct {
 			Name    string `json:"name"`
 			Version string `json:"version"`
@@ -102,26 +102,26 @@ type explainJSON struct {
 			Reason string `json:"reason"`
 		} `json:"revoked"`
 	} `json:"requirements"`
-	Passes []passJSON  `json:"passes"`
-	Live   *deployJSON `json:"live"`
+	Passes []cliPassJSON  `json:"passes"`
+	Live   *cliDeployJSON `json:"live"`
 }
 
-type historyJSON struct {
+type cliHistoryJSON struct {
 	Store       string    `json:"store"`
 	Policy      int       `json:"policy"`
 	Now         time.Time `json:"now"`
 	Environment string    `json:"environment"`
 	Deployments []struct {
 		Version string `json:"version"`
-		passJSON
+		cliPassJSON
 		Live    bool `json:"live"`
 		Revoked bool `json:"revoked"`
 	} `json:"deployments"`
 }
 
-// gridRow finds the row of the status table that starts with first and
+// cliGridRow finds the row of the status table that starts with first and
 // splits it into its cells (columns are two or more spaces apart).
-func gridRow(out, first string) []string {
+func cliGridRow(out, first string) []string {
 	GinkgoHelper()
 	table, _, _ := strings.Cut(out, "\n\n"+"1.") // the table ends before the first candidate's details
 	for _, line := range strings.Split(table, "\n") {
@@ -134,8 +134,8 @@ func gridRow(out, first string) []string {
 	return nil
 }
 
-// domText is the text of a DOM, as a reader sees it.
-func domText(dom string) string {
+// cliDOMText is the text of a DOM, as a reader sees it.
+func cliDOMText(dom string) string {
 	text := regexp.MustCompile(`(?s)<style.*?</style>|<[^>]*>`).ReplaceAllString(dom, " ")
 	return strings.Join(strings.Fields(html.UnescapeString(text)), " ")
 }
@@ -159,28 +159,28 @@ var _ = Describe("candidates: the status view", Ordered, ContinueOnFailure, func
 		policy = redisPolicy()
 		policy["production"] = map[string]any{"requires_all": []string{"staging", "staging-tests"}, "soak": "1h"}
 		src = source(bucket, map[string]any{"environments": policy})
-		file = sourceFile(source(bucket, map[string]any{"environments": nil}), false)
+		file = cliSourceFile(source(bucket, map[string]any{"environments": nil}), false)
 
 		for _, v := range []string{"1.0.0", "1.0.1", "1.0.2", "1.0.3"} {
 			publish(src, redisTemplates("status-"+v), v)
 		}
-		passBy(src, "1.0.0", "dev1", "", "deploy-dev1", "1")
-		passBy(src, "1.0.0", "staging", "first staging", "deploy-staging", "1")
-		passBy(src, "1.0.0", "staging-tests", "", "staging-tests", "1")
-		seedPass(bucket, store.PassRecord{
+		cliPassBy(src, "1.0.0", "dev1", "", "deploy-dev1", "1")
+		cliPassBy(src, "1.0.0", "staging", "first staging", "deploy-staging", "1")
+		cliPassBy(src, "1.0.0", "staging-tests", "", "staging-tests", "1")
+		cliSeedPass(bucket, store.PassRecord{
 			Environment: "production", Version: "1.0.0", Time: time.Now(), Note: "incident 42",
 			Build: store.Build{ID: "901", Name: "1", Job: "deploy-production", Pipeline: "redis", Team: "main",
-				URL: buildURL("deploy-production", "1"), CreatedBy: "bob"},
+				URL: cliBuildURL("deploy-production", "1"), CreatedBy: "bob"},
 			Override: &store.Override{Reason: "CVE-2026-1234 hotfix", Refusal: "candidate 1.0.0 is not admitted to production: soaking: 59m0s left of 1h0m0s"},
 		})
-		passBy(src, "1.0.1", "dev1", "", "deploy-dev1", "2")
-		seedPass(bucket, store.PassRecord{
+		cliPassBy(src, "1.0.1", "dev1", "", "deploy-dev1", "2")
+		cliSeedPass(bucket, store.PassRecord{
 			Environment: "staging", Version: "1.0.0", Time: time.Now(), Reset: true,
-			Build: store.Build{ID: "902", Name: "2", Job: "reset-staging", Pipeline: "redis", Team: "main", URL: buildURL("reset-staging", "2")},
+			Build: store.Build{ID: "902", Name: "2", Job: "reset-staging", Pipeline: "redis", Team: "main", URL: cliBuildURL("reset-staging", "2")},
 		})
-		passBy(src, "1.0.1", "staging", "", "deploy-staging", "2")
-		passBy(src, "1.0.1", "staging-tests", "", "staging-tests", "2")
-		seedRevocation(bucket, store.Revocation{Version: "1.0.3", Reason: "broke replication", Time: time.Now().UTC(),
+		cliPassBy(src, "1.0.1", "staging", "", "deploy-staging", "2")
+		cliPassBy(src, "1.0.1", "staging-tests", "", "staging-tests", "2")
+		cliSeedRevocation(bucket, store.Revocation{Version: "1.0.3", Reason: "broke replication", Time: time.Now().UTC(),
 			Build: store.Build{Name: "3", Job: "revoke", Pipeline: "redis", Team: "main"}})
 	})
 
@@ -191,23 +191,23 @@ var _ = Describe("candidates: the status view", Ordered, ContinueOnFailure, func
 			Expect(out).To(ContainSubstring("4 candidates"))
 
 			By("environments in promotion order, and what is live in each")
-			Expect(gridRow(out, "CANDIDATE")).To(Equal([]string{"CANDIDATE", "dev1", "dev2", "staging", "staging-tests", "production"}))
-			Expect(gridRow(out, "live now")).To(Equal([]string{"live now", "1.0.1", "-", "1.0.1", "1.0.1", "1.0.0"}))
+			Expect(cliGridRow(out, "CANDIDATE")).To(Equal([]string{"CANDIDATE", "dev1", "dev2", "staging", "staging-tests", "production"}))
+			Expect(cliGridRow(out, "live now")).To(Equal([]string{"live now", "1.0.1", "-", "1.0.1", "1.0.1", "1.0.0"}))
 
 			By("the newest first, each cell passed (with its marks), eligible, or the reason it is not")
-			Expect(gridRow(out, "1.0.3 REVOKED")).To(Equal([]string{"1.0.3 REVOKED", "revoked", "revoked", "revoked", "revoked", "revoked"}))
-			Expect(gridRow(out, "1.0.2")).To(Equal([]string{"1.0.2", "eligible", "eligible", "needs one of dev1/dev2", "needs staging", "needs staging+staging-tests"}))
-			row := gridRow(out, "1.0.1")
+			Expect(cliGridRow(out, "1.0.3 REVOKED")).To(Equal([]string{"1.0.3 REVOKED", "revoked", "revoked", "revoked", "revoked", "revoked"}))
+			Expect(cliGridRow(out, "1.0.2")).To(Equal([]string{"1.0.2", "eligible", "eligible", "needs one of dev1/dev2", "needs staging", "needs staging+staging-tests"}))
+			row := cliGridRow(out, "1.0.1")
 			Expect(row[:5]).To(Equal([]string{"1.0.1", "passed LIVE", "eligible", "passed LIVE", "passed LIVE"}))
 			Expect(row[5]).To(MatchRegexp(`^soak (\d+h)?(\d+m)?\d+s left$`))
-			Expect(gridRow(out, "1.0.0")).To(Equal([]string{"1.0.0", "passed", "eligible", "passed reset", "passed", "passed override LIVE"}))
+			Expect(cliGridRow(out, "1.0.0")).To(Equal([]string{"1.0.0", "passed", "eligible", "passed reset", "passed", "passed override LIVE"}))
 
 			By("each pass with its time, build, who and link; each refusal word for word")
 			Expect(out).To(MatchRegexp(`(?m)^  dev1 +passed \S+ by main/redis/deploy-dev1 #2 \(triggered by alice\) ` +
-				regexp.QuoteMeta(buildURL("deploy-dev1", "2")) + ` \[live\]$`))
-			Expect(out).To(ContainSubstring(`by main/redis/deploy-staging #1 (triggered by alice) ` + buildURL("deploy-staging", "1") + ` note "first staging"`))
+				regexp.QuoteMeta(cliBuildURL("deploy-dev1", "2")) + ` \[live\]$`))
+			Expect(out).To(ContainSubstring(`by main/redis/deploy-staging #1 (triggered by alice) ` + cliBuildURL("deploy-staging", "1") + ` note "first staging"`))
 			Expect(out).To(ContainSubstring("[override: CVE-2026-1234 hotfix; it overrode: candidate 1.0.0 is not admitted to production: soaking: 59m0s left of 1h0m0s] [live]"))
-			Expect(out).To(ContainSubstring(buildURL("reset-staging", "2") + " [reset]"))
+			Expect(out).To(ContainSubstring(cliBuildURL("reset-staging", "2") + " [reset]"))
 			Expect(out).To(ContainSubstring("not admitted: candidate 1.0.2 is not admitted to staging: needs a pass in one of dev1, dev2 (none yet)"))
 			Expect(out).To(ContainSubstring("not admitted: candidate 1.0.2 is not admitted to production: missing passes: staging, staging-tests"))
 			Expect(out).To(MatchRegexp(`not admitted: candidate 1\.0\.1 is not admitted to production: soaking: (\d+h)?(\d+m)?\d+s left of 1h0m0s`))
@@ -215,7 +215,7 @@ var _ = Describe("candidates: the status view", Ordered, ContinueOnFailure, func
 		})
 
 		It("gives the same view as stable JSON", func() {
-			var r statusJSON
+			var r cliStatusJSON
 			candidatesJSON(&r, "status", "-f", file)
 			Expect(r.Store).To(Equal("s3://" + bucket + "/"))
 			Expect(r.Policy).To(Equal(1))
@@ -266,8 +266,8 @@ var _ = Describe("candidates: the status view", Ordered, ContinueOnFailure, func
 			dev1 := v101.Environments["dev1"]
 			Expect(dev1.Live).To(BeTrue())
 			Expect(dev1.Passes).To(HaveLen(1))
-			Expect(dev1.Passes[0].Build).To(Equal(buildJSON{ID: "102", Name: "2", Job: "deploy-dev1", Pipeline: "redis", Team: "main",
-				URL: buildURL("deploy-dev1", "2"), CreatedBy: "alice"}))
+			Expect(dev1.Passes[0].Build).To(Equal(cliBuildJSON{ID: "102", Name: "2", Job: "deploy-dev1", Pipeline: "redis", Team: "main",
+				URL: cliBuildURL("deploy-dev1", "2"), CreatedBy: "alice"}))
 			Expect(dev1.Passes[0].Time).To(BeTemporally("~", time.Now(), 5*time.Minute))
 			Expect(v100.Environments["dev1"].Live).To(BeFalse())
 
@@ -291,14 +291,14 @@ var _ = Describe("candidates: the status view", Ordered, ContinueOnFailure, func
 		It("shows the newest N candidates, or every one with --all", func() {
 			out := candidatesOK("status", "-f", file, "-n", "2")
 			Expect(out).To(ContainSubstring("the newest 2 of 4 candidates (--all shows every one)"))
-			gridRow(out, "1.0.3 REVOKED")
-			gridRow(out, "1.0.2")
+			cliGridRow(out, "1.0.3 REVOKED")
+			cliGridRow(out, "1.0.2")
 			Expect(out).NotTo(MatchRegexp(`(?m)^1\.0\.1 `))
 			Expect(out).NotTo(MatchRegexp(`(?m)^1\.0\.0 `))
 			By("the live marker still names what runs, even when it is older than the rows shown")
-			Expect(gridRow(out, "live now")).To(Equal([]string{"live now", "1.0.1", "-", "1.0.1", "1.0.1", "1.0.0"}))
+			Expect(cliGridRow(out, "live now")).To(Equal([]string{"live now", "1.0.1", "-", "1.0.1", "1.0.1", "1.0.0"}))
 
-			var r statusJSON
+			var r cliStatusJSON
 			candidatesJSON(&r, "status", "-f", file, "-n", "2")
 			Expect(r.Total).To(Equal(4))
 			Expect(r.Candidates).To(HaveLen(2))
@@ -321,8 +321,8 @@ var _ = Describe("candidates: the status view", Ordered, ContinueOnFailure, func
 				Expect(strings.ToLower(string(raw))).NotTo(ContainSubstring(external))
 			}
 
-			dom := chromiumDOM(page)
-			text := domText(dom)
+			dom := cliChromiumDOM(page)
+			text := cliDOMText(dom)
 			for _, env := range []string{"dev1", "dev2", "staging", "staging-tests", "production"} {
 				Expect(text).To(ContainSubstring(env))
 			}
@@ -347,8 +347,8 @@ var _ = Describe("candidates: the status view", Ordered, ContinueOnFailure, func
 					v101 = r
 				}
 			}
-			Expect(domText("<tr " + v100)).To(MatchRegexp(`passed \S+ main/redis/deploy-production #1 \(triggered by bob\) incident 42 override CVE-2026-1234 hotfix overrode: .* live`))
-			Expect(v101).To(ContainSubstring(`<a href="` + buildURL("deploy-dev1", "2") + `">main/redis/deploy-dev1 #2</a>`))
+			Expect(cliDOMText("<tr " + v100)).To(MatchRegexp(`passed \S+ main/redis/deploy-production #1 \(triggered by bob\) incident 42 override CVE-2026-1234 hotfix overrode: .* live`))
+			Expect(v101).To(ContainSubstring(`<a href="` + cliBuildURL("deploy-dev1", "2") + `">main/redis/deploy-dev1 #2</a>`))
 			Expect(strings.Count(v100, "<td")).To(Equal(5))
 		})
 	})
@@ -358,14 +358,14 @@ var _ = Describe("candidates: the status view", Ordered, ContinueOnFailure, func
 			out := candidatesOK("explain", "1.0.1", "production", "-f", file)
 			Expect(out).To(HavePrefix("candidate 1.0.1 for production: NOT ADMITTED now\n"))
 			Expect(out).To(MatchRegexp(`(?m)^  met +not revoked$`))
-			Expect(out).To(MatchRegexp(`(?m)^  met +passed staging\n +staging passed \S+ by main/redis/deploy-staging #2 \(triggered by alice\) ` + regexp.QuoteMeta(buildURL("deploy-staging", "2")) + `$`))
+			Expect(out).To(MatchRegexp(`(?m)^  met +passed staging\n +staging passed \S+ by main/redis/deploy-staging #2 \(triggered by alice\) ` + regexp.QuoteMeta(cliBuildURL("deploy-staging", "2")) + `$`))
 			Expect(out).To(MatchRegexp(`(?m)^  met +passed staging-tests$`))
 			Expect(out).To(MatchRegexp(`(?m)^  NOT MET +soaked 1h0m0s since the requirements were met at \S+: (\d+h)?(\d+m)?\d+s left$`))
 			Expect(out).To(MatchRegexp(`(?m)^refused: candidate 1\.0\.1 is not admitted to production: soaking: (\d+h)?(\d+m)?\d+s left of 1h0m0s$`))
 			Expect(out).To(MatchRegexp(`(?m)^live in production: 1\.0\.0, deployed \S+$`))
 			Expect(out).To(ContainSubstring("1.0.1 has not passed production"))
 
-			var x explainJSON
+			var x cliExplainJSON
 			candidatesJSON(&x, "explain", "1.0.1", "production", "-f", file)
 			Expect(x.Admitted).To(BeFalse())
 			Expect(x.Version).To(Equal("1.0.1"))
@@ -383,7 +383,7 @@ var _ = Describe("candidates: the status view", Ordered, ContinueOnFailure, func
 			Expect(x.Requirements[1].Environments).To(Equal([]string{"staging"}))
 			Expect(x.Requirements[1].Passes).To(HaveLen(1))
 			Expect(x.Requirements[1].Passes[0].Environment).To(Equal("staging"))
-			Expect(x.Requirements[1].Passes[0].Build.URL).To(Equal(buildURL("deploy-staging", "2")))
+			Expect(x.Requirements[1].Passes[0].Build.URL).To(Equal(cliBuildURL("deploy-staging", "2")))
 			soak := x.Requirements[3]
 			Expect(soak.Met).To(BeFalse())
 			Expect(soak.SoakSeconds).To(Equal(int64(3600)))
@@ -404,7 +404,7 @@ var _ = Describe("candidates: the status view", Ordered, ContinueOnFailure, func
 			Expect(out).To(ContainSubstring("live in dev2: nothing deployed yet"))
 			Expect(out).NotTo(ContainSubstring("refused:"))
 
-			var x explainJSON
+			var x cliExplainJSON
 			candidatesJSON(&x, "explain", "1.0.1", "staging", "-f", file)
 			Expect(x.Admitted).To(BeTrue())
 			Expect(x.Refusal).To(BeEmpty())
@@ -422,7 +422,7 @@ var _ = Describe("candidates: the status view", Ordered, ContinueOnFailure, func
 			Expect(out).To(MatchRegexp(`(?m)^  NOT MET +not revoked: revoked at \S+ by main/redis/revoke #3: broke replication$`))
 			Expect(out).To(ContainSubstring("refused: candidate 1.0.3 is revoked: broke replication"))
 
-			var x explainJSON
+			var x cliExplainJSON
 			candidatesJSON(&x, "explain", "1.0.0", "production", "-f", file)
 			Expect(x.Passes).To(HaveLen(1))
 			Expect(x.Passes[0].Override).NotTo(BeNil())
@@ -455,11 +455,11 @@ var _ = Describe("candidates: the status view", Ordered, ContinueOnFailure, func
 				}
 			}
 			Expect(lines).To(HaveLen(3))
-			Expect(lines[0]).To(MatchRegexp(`^\S+ +1\.0\.0 +- +main/redis/deploy-staging #1 \(alice\) +` + regexp.QuoteMeta(buildURL("deploy-staging", "1")) + ` +first staging$`))
+			Expect(lines[0]).To(MatchRegexp(`^\S+ +1\.0\.0 +- +main/redis/deploy-staging #1 \(alice\) +` + regexp.QuoteMeta(cliBuildURL("deploy-staging", "1")) + ` +first staging$`))
 			Expect(lines[1]).To(MatchRegexp(`^\S+ +1\.0\.0 +reset +main/redis/reset-staging #2 +`))
 			Expect(lines[2]).To(MatchRegexp(`^\S+ +1\.0\.1 +LIVE +main/redis/deploy-staging #2 `))
 
-			var h historyJSON
+			var h cliHistoryJSON
 			candidatesJSON(&h, "history", "staging", "-f", file)
 			Expect(h.Environment).To(Equal("staging"))
 			Expect(h.Deployments).To(HaveLen(3))
@@ -474,7 +474,7 @@ var _ = Describe("candidates: the status view", Ordered, ContinueOnFailure, func
 			Expect(versions).To(Equal([]string{"1.0.0", "1.0.0", "1.0.1"}))
 			Expect(h.Deployments[1].Reset).To(BeTrue())
 			Expect(h.Deployments[0].Note).To(Equal("first staging"))
-			Expect(h.Deployments[2].Build.URL).To(Equal(buildURL("deploy-staging", "2")))
+			Expect(h.Deployments[2].Build.URL).To(Equal(cliBuildURL("deploy-staging", "2")))
 
 			out = candidatesOK("history", "production", "-f", file)
 			Expect(out).To(MatchRegexp(`(?m)^\S+ +1\.0\.0 +LIVE,override +main/redis/deploy-production #1 \(bob\) +\S+ +incident 42$`))
@@ -489,7 +489,7 @@ var _ = Describe("candidates: the status view", Ordered, ContinueOnFailure, func
 
 	Describe("the source file", func() {
 		It("reads YAML or JSON, with ((vars)) from --var and TC_VAR_ environment variables", func() {
-			yml := textFile("source.yml", `# the resource's source: block
+			yml := cliTextFile("source.yml", `# the resource's source: block
 bucket: ((bucket))
 endpoint: ((s3.endpoint))
 use_path_style: ((path_style))
@@ -514,21 +514,21 @@ secret_access_key: ((secret))
 			expectRefusal(sess, "source.secret_access_key: ((secret)) is not set: give --var secret=VALUE or set TC_VAR_secret")
 
 			By("JSON, with source.environments equal to the stored policy")
-			js := sourceFile(source(bucket, map[string]any{"environments": policy}), true)
+			js := cliSourceFile(source(bucket, map[string]any{"environments": policy}), true)
 			Expect(candidatesOK("history", "production", "-f", js)).To(ContainSubstring("1.0.0"))
 		})
 
 		It("decodes strictly and holds the source to the stored policy, in one line", func() {
-			sess := runCandidates(nil, "status", "-f", sourceFile(source(bucket, map[string]any{"environments": nil, "buckt": "x"}), false))
+			sess := runCandidates(nil, "status", "-f", cliSourceFile(source(bucket, map[string]any{"environments": nil, "buckt": "x"}), false))
 			Expect(sess.ExitCode()).To(Equal(1))
 			expectRefusal(sess, `unknown key "buckt"`)
 
 			weaker := redisPolicy() // production without the soak
-			sess = runCandidates(nil, "status", "-f", sourceFile(source(bucket, map[string]any{"environments": weaker}), false))
+			sess = runCandidates(nil, "status", "-f", cliSourceFile(source(bucket, map[string]any{"environments": weaker}), false))
 			Expect(sess.ExitCode()).To(Equal(1))
 			expectRefusal(sess, "source.environments differs from the policy stored for this prefix (policy 1)", "source.environments.production.soak")
 
-			sess = runCandidates(nil, "status", "-f", textFile("source.yml", "bucket: [unclosed\n"))
+			sess = runCandidates(nil, "status", "-f", cliTextFile("source.yml", "bucket: [unclosed\n"))
 			Expect(sess.ExitCode()).To(Equal(1))
 			expectRefusal(sess, "not a YAML or JSON document")
 
@@ -538,7 +538,7 @@ secret_access_key: ((secret))
 		})
 
 		It("uses the AWS default credential chain when the source has no keys, and never prints a secret", func() {
-			keyless := sourceFile(source(bucket, map[string]any{"environments": nil, "access_key_id": nil, "secret_access_key": nil}), false)
+			keyless := cliSourceFile(source(bucket, map[string]any{"environments": nil, "access_key_id": nil, "secret_access_key": nil}), false)
 			env := map[string]string{"AWS_ACCESS_KEY_ID": accessKeyID, "AWS_SECRET_ACCESS_KEY": cfg.SecretKey, "AWS_EC2_METADATA_DISABLED": "true"}
 			sess := runCandidates(env, "status", "-f", keyless)
 			succeeded(sess)
@@ -546,17 +546,53 @@ secret_access_key: ((secret))
 
 			By("a wrong secret given as a var: refused by the store, and never printed")
 			wrong := "wrong-secret-" + randomHex(8)
-			yml := textFile("source.yml", "bucket: "+bucket+"\nendpoint: "+cfg.Endpoint+"\nuse_path_style: true\naccess_key_id: "+accessKeyID+"\nsecret_access_key: ((secret))\n")
+			yml := cliTextFile("source.yml", "bucket: "+bucket+"\nendpoint: "+cfg.Endpoint+"\nuse_path_style: true\naccess_key_id: "+accessKeyID+"\nsecret_access_key: ((secret))\n")
 			sess = runCandidates(nil, "status", "-f", yml, "--var", "secret="+wrong)
 			Expect(sess.ExitCode()).To(Equal(1))
 			expectRefusal(sess)
 			Expect(string(sess.Out.Contents()) + string(sess.Err.Contents())).NotTo(ContainSubstring(wrong))
 
 			By("a secret in a source the strict decoding refuses is not printed either")
-			sess = runCandidates(nil, "status", "-f", textFile("source.yml", "bucket: "+bucket+"\nendpoint: \"not a url "+wrong+"\"\nsecret_access_key: "+wrong+"\naccess_key_id: x\n"))
+			sess = runCandidates(nil, "status", "-f", cliTextFile("source.yml", "bucket: "+bucket+"\nendpoint: \"not a url "+wrong+"\"\nsecret_access_key: "+wrong+"\naccess_key_id: x\n"))
 			Expect(sess.ExitCode()).To(Equal(1))
 			expectRefusal(sess, "source.endpoint")
 			Expect(string(sess.Err.Contents())).NotTo(ContainSubstring(wrong))
 		})
+	})
+})
+
+var _ = Describe("candidates: edges of the status view", func() {
+	It("shows an empty prefix as empty, with the source's environments", func() {
+		bucket := newBucket()
+		file := cliSourceFile(source(bucket, nil), false)
+		out := candidatesOK("status", "-f", file)
+		Expect(out).To(ContainSubstring("(policy 0)"))
+		Expect(out).To(ContainSubstring("no candidates yet"))
+		Expect(cliGridRow(out, "live now")).To(Equal([]string{"live now", "-", "-", "-", "-", "-"}))
+		out = candidatesOK("history", "production", "-f", file)
+		Expect(out).To(HavePrefix("no deployments of production yet"))
+		sess := runCandidates(nil, "explain", "0.1.0", "dev1", "-f", file)
+		expectRefusal(sess, "candidate 0.1.0 does not exist")
+	})
+
+	It("skips a pass record it cannot read, with one warning naming its key", func() {
+		bucket := newBucket()
+		src := source(bucket, nil)
+		publish(src, redisTemplates("unreadable"), "1.0.0")
+		mustPass(src, "1.0.0", "dev1")
+		bad := "passes/dev1/" + versionKey("1.0.0") + "/" + time.Now().UTC().Format(passKeyTime) + "_0bad0bad.json"
+		putObject(bucket, bad, []byte("not json"))
+
+		file := cliSourceFile(source(bucket, map[string]any{"environments": nil}), false)
+		sess := runCandidates(nil, "status", "-f", file)
+		succeeded(sess)
+		Expect(strings.TrimSpace(string(sess.Err.Contents()))).To(MatchRegexp(`^warning: skipping the unreadable pass record ` + regexp.QuoteMeta(bad) + `: [^\n]*$`))
+		Expect(string(sess.Out.Contents())).To(ContainSubstring("(its record is unreadable)"))
+
+		var r cliStatusJSON
+		candidatesJSON(&r, "status", "-f", file)
+		passes := r.Candidates[0].Environments["dev1"].Passes
+		Expect(passes).To(HaveLen(2))
+		Expect([]bool{passes[0].Unreadable, passes[1].Unreadable}).To(ConsistOf(false, true))
 	})
 })
