@@ -43,6 +43,13 @@ const (
 	KindRequiresAll   = "requires_all"
 	KindFinalReleases = "final_releases"
 	KindSoak          = "soak"
+	// KindUpgrade is upgrade_tested_in: the candidate was tested in that
+	// environment as the very upgrade this one is about to get.
+	KindUpgrade = "upgrade_tested_in"
+	// KindReset is a pass that would reset the environment to what an
+	// upgrade_tested_in rule's environment runs now: it needs no other
+	// requirement.
+	KindReset = "reset"
 	// KindRule is a refusal of the rule that none of the kinds above
 	// accounts for; its text is the refusal's.
 	KindRule = "rule"
@@ -174,6 +181,13 @@ func explain(x *Explanation, p policy.Policy, ev policy.Evidence, passes []EnvPa
 		notRevoked.Revoked = revoked
 	}
 	x.Requirements = []Requirement{notRevoked}
+	if err == nil && p.IsReset(env, ev) {
+		x.Requirements = append(x.Requirements, Requirement{
+			Kind: KindReset, Met: true,
+			Text: fmt.Sprintf("a reset: %s is what %s runs now, so a pass of %s needs no other requirement", x.Version, strings.Join(resetTargets(p, env), ", "), env),
+		})
+		return nil
+	}
 
 	in := func(names ...string) []EnvPass {
 		var out []EnvPass
@@ -217,6 +231,19 @@ func explain(x *Explanation, p policy.Policy, ev policy.Evidence, passes []EnvPa
 		}
 		x.Requirements = append(x.Requirements, r)
 	}
+	if u := rule.UpgradeTestedIn; u != "" {
+		r := Requirement{Kind: KindUpgrade, Met: refusal.Upgrade == "", Environments: []string{u}, Passes: in(u)}
+		r.Text = fmt.Sprintf("tested in %s as the upgrade from what %s runs now", u, env)
+		if x.Live != nil {
+			r.Text = fmt.Sprintf("tested in %s as the upgrade from %s, what %s runs now", u, x.Live.Version, env)
+		} else {
+			r.Text += " (nothing yet: it holds)"
+		}
+		if refusal.Upgrade != "" {
+			r.Text += ": " + refusal.Upgrade
+		}
+		x.Requirements = append(x.Requirements, r)
+	}
 	requirementsMet := len(refusal.AnyOf) == 0 && len(refusal.Missing) == 0
 	if soak := time.Duration(rule.Soak); soak > 0 {
 		r := Requirement{Kind: KindSoak, SoakSeconds: ceilSeconds(soak), SoakLeftSeconds: ceilSeconds(refusal.SoakLeft)}
@@ -244,6 +271,17 @@ func explain(x *Explanation, p policy.Policy, ev policy.Evidence, passes []EnvPa
 		}
 	}
 	return nil
+}
+
+// resetTargets names the environments whose upgrades are tested in env.
+func resetTargets(p policy.Policy, env string) []string {
+	var out []string
+	for _, target := range p.Names() {
+		if p[target].UpgradeTestedIn == env {
+			out = append(out, target)
+		}
+	}
+	return out
 }
 
 // metAt is when the rule's requirements were first all met (or the

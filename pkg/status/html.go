@@ -94,8 +94,14 @@ func RuleText(r policy.Rule) string {
 	if r.FinalReleases {
 		parts = append(parts, "final releases")
 	}
+	if r.UpgradeTestedIn != "" {
+		parts = append(parts, "upgrade tested in "+r.UpgradeTestedIn)
+	}
 	if r.Soak > 0 {
 		parts = append(parts, "soak "+time.Duration(r.Soak).String())
+	}
+	if r.Parity != nil {
+		parts = append(parts, "parity with "+r.Parity.With)
 	}
 	if len(parts) == 0 {
 		return "no requirement"

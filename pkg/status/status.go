@@ -287,6 +287,16 @@ func (v *View) Status(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	report := &Report{Store: v.storeName(), Policy: v.gov.Seq, Now: now, Total: len(all)}
+	// Every environment's whole deployment history is read (the live
+	// markers), so the tested upgrade path and resets are decided on it.
+	deployments := gate.Deployments{}
+	for i, env := range envs {
+		deps := make([]policy.Deployment, 0, len(deploys[i]))
+		for _, d := range deploys[i] {
+			deps = append(deps, policy.Deployment{Version: d.Version, Time: d.Time})
+		}
+		deployments[env] = deps
+	}
 	live := map[string]string{}
 	for i, env := range envs {
 		e := Environment{Name: env, Rule: v.gov.Policy[env]}
@@ -301,7 +311,7 @@ func (v *View) Status(ctx context.Context, opts Options) (*Report, error) {
 		c := shown[i]
 		keys := byVersion[c.Version]
 		store.SortPasses(keys)
-		ev := policy.Evidence{Version: c.Version, Published: c.Published, Releases: gate.ClaimReleases(claims[i])}
+		ev := policy.Evidence{Version: c.Version, Published: c.Published, Releases: gate.ClaimReleases(claims[i]), Deployments: deployments.Of}
 		for _, k := range keys {
 			ev.Passes = append(ev.Passes, policy.Pass{Environment: k.Environment, Time: k.Time})
 		}

@@ -83,6 +83,9 @@ func (c Cell) Reason() string {
 	if r.ReleasesUnknown {
 		why = append(why, "releases unknown")
 	}
+	if r.Upgrade != "" {
+		why = append(why, "upgrade untested")
+	}
 	if c.SoakLeftSeconds > 0 {
 		why = append(why, "soak "+seconds(c.SoakLeftSeconds)+" left")
 	}
