@@ -596,3 +596,53 @@ var _ = Describe("candidates: edges of the status view", func() {
 		Expect([]bool{passes[0].Unreadable, passes[1].Unreadable}).To(ConsistOf(false, true))
 	})
 })
+
+var _ = Describe("candidates: the status view of the tested upgrade path", func() {
+	It("says why production refuses an upgrade staging did not test, and shows a reset as admitted and marked", func() {
+		bucket := newBucket()
+		src := source(bucket, map[string]any{"environments": upgradePolicy()})
+		for _, v := range []string{"0.1.0", "0.1.1", "0.1.2"} {
+			publish(src, redisTemplates("upgrade-"+v), v)
+			mustPass(src, v, "dev1")
+		}
+		for _, step := range [][]string{
+			{"0.1.0", "staging"}, {"0.1.0", "staging-tests"}, {"0.1.0", "production"},
+			{"0.1.1", "staging"}, {"0.1.1", "staging-tests"},
+			{"0.1.2", "staging"}, {"0.1.2", "staging-tests"},
+		} {
+			mustPass(src, step[0], step[1])
+		}
+		file := cliSourceFile(source(bucket, map[string]any{"environments": nil}), false)
+		why := "staging tested 0.1.2 as an upgrade from 0.1.1, but production runs 0.1.0: reset staging to 0.1.0 and deploy 0.1.2 again"
+
+		out := candidatesOK("status", "-f", file)
+		Expect(cliGridRow(out, "CANDIDATE")).To(Equal([]string{"CANDIDATE", "dev1", "staging", "staging-tests", "production"}))
+		Expect(cliGridRow(out, "0.1.2")[4]).To(Equal("upgrade untested"))
+		Expect(cliGridRow(out, "0.1.0")[2]).To(Equal("passed"), "0.1.0 is not live in staging any more")
+		Expect(out).To(ContainSubstring("not admitted: candidate 0.1.2 is not admitted to production: " + why))
+
+		var r cliStatusJSON
+		candidatesJSON(&r, "status", "-f", file)
+		Expect(r.Environments[3].Rule).To(HaveKeyWithValue("upgrade_tested_in", "staging"))
+		Expect(r.Candidates[0].Environments["production"].Refusal).To(HaveSuffix(why))
+		Expect(r.Candidates[2].Environments["staging"].Eligible).To(BeTrue(), "a reset of staging to what production runs is admitted")
+
+		out = candidatesOK("explain", "0.1.2", "production", "-f", file)
+		Expect(out).To(MatchRegexp(`(?m)^  NOT MET +tested in staging as the upgrade from 0\.1\.0, what production runs now: ` + regexp.QuoteMeta(why) + `$`))
+		Expect(out).To(ContainSubstring("refused: candidate 0.1.2 is not admitted to production: " + why))
+
+		out = candidatesOK("explain", "0.1.0", "staging", "-f", file)
+		Expect(out).To(HavePrefix("candidate 0.1.0 for staging: ADMITTED now"))
+		Expect(out).To(MatchRegexp(`(?m)^  met +a reset: 0\.1\.0 is what production runs now, so a pass of staging needs no other requirement$`))
+
+		By("the reset recorded through out shows as one in history and status")
+		mustPass(src, "0.1.0", "staging")
+		var h cliHistoryJSON
+		candidatesJSON(&h, "history", "staging", "-f", file)
+		last := h.Deployments[len(h.Deployments)-1]
+		Expect(last.Version).To(Equal("0.1.0"))
+		Expect(last.Reset).To(BeTrue())
+		Expect(last.Live).To(BeTrue())
+		Expect(cliGridRow(candidatesOK("status", "-f", file), "0.1.0")[2]).To(Equal("passed reset LIVE"))
+	})
+})

@@ -241,3 +241,41 @@ var _ = g.Describe("Main", func() {
 		Expect(errs).To(HavePrefix("error: reading the source file: "))
 	})
 })
+
+var _ = g.Describe("explain with the tested upgrade path", func() {
+	pol := policy.Policy{
+		"staging":    {},
+		"production": {RequiresAll: []string{"staging"}, UpgradeTestedIn: "staging"},
+	}
+	deps := map[string][]policy.Deployment{
+		"production": {{Version: "0.1.0", Time: t0}},
+		"staging":    {{Version: "0.1.0", Time: t0}, {Version: "0.1.1", Time: t0.Add(time.Minute)}, {Version: "0.1.2", Time: t0.Add(2 * time.Minute)}},
+	}
+	of := func(env string) ([]policy.Deployment, bool) { d, ok := deps[env]; return d, ok }
+
+	g.It("lists upgrade_tested_in, not met, with the policy's reason", func() {
+		ev := policy.Evidence{Version: "0.1.2", Published: t0, Deployments: of,
+			Passes: []policy.Pass{{Environment: "staging", Time: t0.Add(2 * time.Minute)}}}
+		x := &Explanation{Version: "0.1.2", Environment: "production", Now: t0.Add(time.Hour), Live: &Deployment{Version: "0.1.0"}}
+		Expect(explain(x, pol, ev, nil, nil)).To(Succeed())
+		Expect(x.Admitted).To(BeFalse())
+		last := x.Requirements[len(x.Requirements)-1]
+		Expect(last.Kind).To(Equal(KindUpgrade))
+		Expect(last.Met).To(BeFalse())
+		Expect(last.Text).To(Equal("tested in staging as the upgrade from 0.1.0, what production runs now: staging tested 0.1.2 as an upgrade from 0.1.1, but production runs 0.1.0: reset staging to 0.1.0 and deploy 0.1.2 again"))
+
+		var cell Cell
+		Expect(decide(pol, "production", ev, nil, x.Now, &cell)).To(Succeed())
+		Expect(cell.Label()).To(Equal("upgrade untested"))
+	})
+
+	g.It("explains a reset as admitted with no other requirement", func() {
+		ev := policy.Evidence{Version: "0.1.0", Published: t0, Deployments: of}
+		x := &Explanation{Version: "0.1.0", Environment: "staging", Now: t0.Add(time.Hour)}
+		Expect(explain(x, pol, ev, nil, nil)).To(Succeed())
+		Expect(x.Admitted).To(BeTrue())
+		Expect(x.Requirements).To(HaveLen(2))
+		Expect(x.Requirements[1].Kind).To(Equal(KindReset))
+		Expect(x.Requirements[1].Text).To(Equal("a reset: 0.1.0 is what production runs now, so a pass of staging needs no other requirement"))
+	})
+})
