@@ -89,21 +89,16 @@ func (v *View) Explain(ctx context.Context, version, env string) (*Explanation, 
 	if err := v.gov.Policy.Declared("ENV", env); err != nil {
 		return nil, err
 	}
+	if _, ok := store.VersionKey(version); ok && !v.src.InLine(version) {
+		return nil, fmt.Errorf("VERSION: %s is outside source.semver_constraint %q", version, v.src.SemverConstraint)
+	}
 	envs := v.gov.Policy.Names()
 	var (
 		cand    *gate.Candidate
-		revoked *Revocation
 		deploys []store.Deployment
 	)
 	err := gate.Parallel(ctx, func(ctx context.Context) (err error) {
 		cand, err = gate.ReadCandidate(ctx, v.st, v.gov, version, envs, env)
-		return err
-	}, func(ctx context.Context) error {
-		if _, ok := store.VersionKey(version); !ok {
-			return nil // ReadCandidate says so
-		}
-		rev, err := v.revocation(ctx, version)
-		revoked = rev
 		return err
 	}, func(ctx context.Context) (err error) {
 		deploys, err = v.st.Deployments(ctx, env, time.Time{})
@@ -144,6 +139,12 @@ func (v *View) Explain(ctx context.Context, version, env string) (*Explanation, 
 	if n := len(deploys); n > 0 {
 		x.Live = &Deployment{Version: deploys[n-1].Version, Time: deploys[n-1].Time}
 	}
+	var revoked *Revocation
+	if cand.Revocation != nil {
+		revoked = revocationOf(cand.Revocation)
+	} else if cand.Evidence.Revoked != "" {
+		revoked = &Revocation{Reason: cand.Evidence.Revoked}
+	}
 	if err := explain(x, v.gov.Policy, cand.Evidence, passes, revoked); err != nil {
 		return nil, err
 	}
@@ -152,24 +153,38 @@ func (v *View) Explain(ctx context.Context, version, env string) (*Explanation, 
 
 // explain decides and lists the requirements. Whether each is met is read
 // from the policy's own refusal, so the list never disagrees with the
-// decision a put would get.
+// decision a put would get. For a revoked candidate (revoked, and
+// ev.Revoked) the decision is the revocation; the other requirements are
+// shown as they would stand without it.
 func explain(x *Explanation, p policy.Policy, ev policy.Evidence, passes []EnvPass, revoked *Revocation) error {
 	env, rule, now := x.Environment, p[x.Environment], x.Now
-	err := p.Admit(env, ev, now)
+	if revoked != nil && ev.Revoked == "" {
+		ev.Revoked = revoked.Reason
+	}
+	decision := p.Admit(env, ev, now)
+	var final *policy.Refusal
+	if decision != nil && !errors.As(decision, &final) {
+		return decision
+	}
+	x.Admitted = decision == nil
+	if final != nil {
+		x.Refusal = final.Error()
+	}
+	unrevoked := ev
+	unrevoked.Revoked = ""
+	err := p.Admit(env, unrevoked, now)
 	refusal := &policy.Refusal{}
 	if err != nil && !errors.As(err, &refusal) {
 		return err
 	}
-	x.Admitted = err == nil && revoked == nil
-	switch {
-	case revoked != nil:
-		x.Refusal = RevokedText(x.Version, revoked)
-	case err != nil:
-		x.Refusal = refusal.Error()
-	}
+	ev = unrevoked
 
 	notRevoked := Requirement{Kind: KindNotRevoked, Text: "not revoked", Met: revoked == nil}
+	if revoked == nil && final != nil && final.Revoked != "" {
+		revoked = &Revocation{Reason: final.Revoked}
+	}
 	if revoked != nil {
+		notRevoked.Met = false
 		notRevoked.Text = "not revoked: revoked"
 		if !revoked.Time.IsZero() {
 			notRevoked.Text += " at " + stamp(revoked.Time)

@@ -17,7 +17,13 @@ type History struct {
 	Policy      int       `json:"policy"`
 	Now         time.Time `json:"now"`
 	Environment string    `json:"environment"`
-	// Deployments are oldest first; the last one is live.
+	// SemverConstraint is the source's version line: only deployments of
+	// versions it matches are listed.
+	SemverConstraint string `json:"semver_constraint,omitempty"`
+	// Live is the newest deployment, whatever its version line; nil when
+	// nothing was deployed.
+	Live *Deployment `json:"live,omitempty"`
+	// Deployments are oldest first; the live one is marked.
 	Deployments []HistoryEntry `json:"deployments"`
 }
 
@@ -63,11 +69,20 @@ func (v *View) History(ctx context.Context, env string) (*History, error) {
 	for _, k := range passes {
 		keyOf[at{k.Version, k.Time.UTC()}] = k
 	}
-	h := &History{Store: v.storeName(), Policy: v.gov.Seq, Environment: env, Deployments: make([]HistoryEntry, len(deploys))}
+	h := &History{Store: v.storeName(), Policy: v.gov.Seq, Environment: env, SemverConstraint: v.src.SemverConstraint, Deployments: []HistoryEntry{}}
+	if n := len(deploys); n > 0 {
+		h.Live = &Deployment{Version: deploys[n-1].Version, Time: deploys[n-1].Time}
+	}
+	var inLine []store.Deployment
+	for i, d := range deploys {
+		if v.src.InLine(d.Version) {
+			inLine = append(inLine, d)
+			h.Deployments = append(h.Deployments, HistoryEntry{Version: d.Version, Pass: Pass{Time: d.Time}, Live: i == len(deploys)-1, Revoked: revoked[d.Version]})
+		}
+	}
 	group, gctx := errgroup.WithContext(ctx)
 	group.SetLimit(readers)
-	for i, d := range deploys {
-		h.Deployments[i] = HistoryEntry{Version: d.Version, Pass: Pass{Time: d.Time}, Live: i == len(deploys)-1, Revoked: revoked[d.Version]}
+	for i, d := range inLine {
 		k, ok := keyOf[at{d.Version, d.Time.UTC()}]
 		if !ok {
 			v.warn("warning: the deployment of " + d.Version + " to " + env + " at " + d.Time.UTC().Format(time.RFC3339Nano) + " has no pass record")

@@ -35,6 +35,9 @@ type Report struct {
 	// Policy is the number of the stored policy that governs (0: nothing
 	// is published under the prefix yet).
 	Policy int `json:"policy"`
+	// SemverConstraint is the source's version line: only the candidates
+	// it matches are shown (and counted in Total).
+	SemverConstraint string `json:"semver_constraint,omitempty"`
 	// Now is the store's clock when the report was made.
 	Now time.Time `json:"now"`
 	// Environments are in promotion order: an environment comes after
@@ -51,8 +54,8 @@ type Report struct {
 type Environment struct {
 	Name string      `json:"name"`
 	Rule policy.Rule `json:"rule"`
-	// Live is the newest deployment (pass) of the environment; nil when
-	// nothing was ever recorded there.
+	// Live is the newest deployment (pass) of the environment, whatever
+	// its version line; nil when nothing was ever recorded there.
 	Live *Deployment `json:"live,omitempty"`
 }
 
@@ -182,19 +185,16 @@ func (v *View) storeName() string { return "s3://" + v.src.Bucket + "/" + v.src.
 // the stored policy's environments.
 func (v *View) Status(ctx context.Context, opts Options) (*Report, error) {
 	envs := EnvironmentOrder(v.gov.Policy)
-	var (
-		all     []store.Candidate
-		revoked map[string]bool
-	)
-	err := gate.Parallel(ctx, func(ctx context.Context) (err error) {
-		all, err = v.st.Candidates(ctx, "")
-		return err
-	}, func(ctx context.Context) (err error) {
-		revoked, err = v.st.Revoked(ctx)
-		return err
-	})
+	// The listing of candidates carries their revocations.
+	listed, err := v.st.Candidates(ctx, "")
 	if err != nil {
 		return nil, err
+	}
+	var all []store.Candidate
+	for _, c := range listed {
+		if v.src.InLine(c.Version) {
+			all = append(all, c)
+		}
 	}
 	shown := all
 	if opts.Limit > 0 && len(shown) > opts.Limit {
@@ -257,7 +257,7 @@ func (v *View) Status(ctx context.Context, opts Options) (*Report, error) {
 			}
 			return err
 		})
-		if revoked[c.Version] {
+		if c.Revoked {
 			group.Go(func() (err error) {
 				revs[i], err = v.revocation(gctx, c.Version)
 				return err
@@ -286,7 +286,7 @@ func (v *View) Status(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	report := &Report{Store: v.storeName(), Policy: v.gov.Seq, Now: now, Total: len(all)}
+	report := &Report{Store: v.storeName(), Policy: v.gov.Seq, SemverConstraint: v.src.SemverConstraint, Now: now, Total: len(all)}
 	// Every environment's whole deployment history is read (the live
 	// markers), so the tested upgrade path and resets are decided on it.
 	deployments := gate.Deployments{}
@@ -316,8 +316,11 @@ func (v *View) Status(ctx context.Context, opts Options) (*Report, error) {
 			ev.Passes = append(ev.Passes, policy.Pass{Environment: k.Environment, Time: k.Time})
 		}
 		row := Candidate{Version: c.Version, Published: c.Published, Revoked: revocations[c.Version], Cells: map[string]Cell{}}
-		if revoked[c.Version] && row.Revoked == nil {
-			row.Revoked = &Revocation{Reason: "(the revocation record could not be read)"}
+		if c.Revoked && row.Revoked == nil {
+			row.Revoked = &Revocation{Reason: "its revocation record is gone"}
+		}
+		if row.Revoked != nil {
+			ev.Revoked = row.Revoked.Reason
 		}
 		for _, env := range envs {
 			cell := Cell{Passes: []Pass{}, Live: live[env] == c.Version}
@@ -326,7 +329,7 @@ func (v *View) Status(ctx context.Context, opts Options) (*Report, error) {
 					cell.Passes = append(cell.Passes, records[k.Key])
 				}
 			}
-			if err := decide(v.gov.Policy, env, ev, row.Revoked, now, &cell); err != nil {
+			if err := decide(v.gov.Policy, env, ev, now, &cell); err != nil {
 				return nil, err
 			}
 			row.Cells[env] = cell
@@ -339,13 +342,9 @@ func (v *View) Status(ctx context.Context, opts Options) (*Report, error) {
 	return report, nil
 }
 
-// decide fills the cell's admission: the stored policy's decision now, and
-// never for a revoked candidate.
-func decide(p policy.Policy, env string, ev policy.Evidence, revoked *Revocation, now time.Time, cell *Cell) error {
-	if revoked != nil {
-		cell.Refusal = RevokedText(ev.Version, revoked)
-		return nil
-	}
+// decide fills the cell's admission: the stored policy's decision now (a
+// revoked candidate, ev.Revoked, is admitted nowhere).
+func decide(p policy.Policy, env string, ev policy.Evidence, now time.Time, cell *Cell) error {
 	err := p.Admit(env, ev, now)
 	var refusal *policy.Refusal
 	switch {
@@ -359,11 +358,6 @@ func decide(p policy.Policy, env string, ev policy.Evidence, revoked *Revocation
 		return err
 	}
 	return nil
-}
-
-// RevokedText is the refusal of a revoked candidate.
-func RevokedText(version string, r *Revocation) string {
-	return fmt.Sprintf("candidate %s is revoked: %s", version, r.Reason)
 }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
@@ -405,7 +399,11 @@ func (v *View) revocation(ctx context.Context, version string) (*Revocation, err
 	if err != nil || rec == nil {
 		return nil, err
 	}
-	return &Revocation{Reason: rec.Reason, Time: rec.Time, Build: buildOf(rec.Build)}, nil
+	return revocationOf(rec), nil
+}
+
+func revocationOf(rec *store.Revocation) *Revocation {
+	return &Revocation{Reason: rec.Reason, Time: rec.Time, Build: buildOf(rec.Build)}
 }
 
 // EnvironmentOrder lists the policy's environments in promotion order: each

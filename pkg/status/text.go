@@ -65,10 +65,10 @@ func (c Cell) Reason() string {
 	}
 	r := c.refusal
 	if r == nil {
-		if strings.Contains(c.Refusal, " is revoked") {
-			return "revoked"
-		}
 		return "not admitted"
+	}
+	if r.Revoked != "" {
+		return "revoked"
 	}
 	var why []string
 	if len(r.AnyOf) > 0 {
@@ -99,7 +99,7 @@ func (c Cell) Reason() string {
 // passes and refusals in full.
 func WriteStatusText(w io.Writer, r *Report) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "store %s (policy %d), now %s by the store's clock\n", r.Store, r.Policy, stamp(r.Now))
+	fmt.Fprintf(&b, "store %s (policy %d)%s, now %s by the store's clock\n", r.Store, r.Policy, line(r.SemverConstraint), stamp(r.Now))
 	switch {
 	case r.Total == 0:
 		b.WriteString("no candidates yet\n")
@@ -260,11 +260,15 @@ func releaseText(r policy.Release) string {
 // oldest first, the live one marked.
 func WriteHistoryText(w io.Writer, h *History) error {
 	var b strings.Builder
+	liveElsewhere := h.Live != nil && (len(h.Deployments) == 0 || !h.Deployments[len(h.Deployments)-1].Live)
 	if len(h.Deployments) == 0 {
-		fmt.Fprintf(&b, "no deployments of %s yet (store %s, now %s by the store's clock)\n", h.Environment, h.Store, stamp(h.Now))
+		fmt.Fprintf(&b, "no deployments of %s%s yet (store %s, now %s by the store's clock)\n", h.Environment, line(h.SemverConstraint), h.Store, stamp(h.Now))
+		if liveElsewhere {
+			fmt.Fprintf(&b, "live in %s: %s, outside source.semver_constraint\n", h.Environment, h.Live.Version)
+		}
 		return writeTrimmed(w, b.String())
 	}
-	fmt.Fprintf(&b, "deployments of %s, oldest first (store %s, now %s by the store's clock)\n\n", h.Environment, h.Store, stamp(h.Now))
+	fmt.Fprintf(&b, "deployments of %s%s, oldest first (store %s, now %s by the store's clock)\n\n", h.Environment, line(h.SemverConstraint), h.Store, stamp(h.Now))
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tVERSION\tMARKS\tBUILD\tURL\tNOTE")
 	for _, d := range h.Deployments {
@@ -292,6 +296,9 @@ func WriteHistoryText(w io.Writer, h *History) error {
 			dash(strings.Join(marks, ",")), dash(clean(build)), dash(clean(d.Build.URL)), clean(d.Note))
 	}
 	tw.Flush()
+	if liveElsewhere {
+		fmt.Fprintf(&b, "\nlive in %s: %s, outside source.semver_constraint\n", h.Environment, h.Live.Version)
+	}
 	for _, d := range h.Deployments {
 		if d.Override != nil {
 			fmt.Fprintf(&b, "\n%s at %s was an override: %s (it overrode: %s)", d.Version, d.Time.UTC().Format(time.RFC3339Nano), clean(d.Override.Reason), clean(d.Override.Refusal))
@@ -301,6 +308,14 @@ func WriteHistoryText(w io.Writer, h *History) error {
 		b.WriteString("\n")
 	}
 	return writeTrimmed(w, b.String())
+}
+
+// line names a version line in a header.
+func line(constraint string) string {
+	if constraint == "" {
+		return ""
+	}
+	return ", versions " + constraint
 }
 
 // writeTrimmed writes text without the padding a table leaves at the end

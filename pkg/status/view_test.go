@@ -46,40 +46,42 @@ var _ = g.Describe("a cell's decision", func() {
 		var cell Cell
 		now := t0.Add(40 * time.Minute)
 		Expect(decide(redis(), "production", ev(policy.Pass{Environment: "staging", Time: t0.Add(time.Minute)},
-			policy.Pass{Environment: "staging-tests", Time: t0.Add(10 * time.Minute)}), nil, now, &cell)).To(Succeed())
+			policy.Pass{Environment: "staging-tests", Time: t0.Add(10 * time.Minute)}), now, &cell)).To(Succeed())
 		Expect(cell.Eligible).To(BeFalse())
 		Expect(cell.Refusal).To(Equal("candidate 1.0.1 is not admitted to production: soaking: 30m0s left of 1h0m0s"))
 		Expect(cell.SoakLeftSeconds).To(Equal(int64(1800)))
 		Expect(cell.Label()).To(Equal("soak 30m0s left"))
 
 		cell = Cell{}
-		Expect(decide(redis(), "production", ev(), nil, now, &cell)).To(Succeed())
+		Expect(decide(redis(), "production", ev(), now, &cell)).To(Succeed())
 		Expect(cell.SoakLeftSeconds).To(BeZero(), "no soak runs before the requirements are met")
 		Expect(cell.Label()).To(Equal("needs staging+staging-tests"))
 
 		cell = Cell{}
-		Expect(decide(redis(), "dev2", ev(), nil, now, &cell)).To(Succeed())
+		Expect(decide(redis(), "dev2", ev(), now, &cell)).To(Succeed())
 		Expect(cell.Eligible).To(BeTrue())
 		Expect(cell.Label()).To(Equal("eligible"))
 	})
 	g.It("refuses a revoked candidate whatever its passes", func() {
 		var cell Cell
-		Expect(decide(redis(), "dev1", ev(), &Revocation{Reason: "broke replication"}, t0, &cell)).To(Succeed())
+		e := ev(policy.Pass{Environment: "dev1", Time: t0})
+		e.Revoked = "broke replication"
+		Expect(decide(redis(), "dev1", e, t0, &cell)).To(Succeed())
 		Expect(cell.Eligible).To(BeFalse())
-		Expect(cell.Refusal).To(Equal("candidate 1.0.1 is revoked: broke replication"))
+		Expect(cell.Refusal).To(Equal("candidate 1.0.1 is not admitted to dev1: it was revoked (broke replication)"))
 		Expect(cell.Label()).To(Equal("revoked"))
 	})
 	g.It("names releases that are not final or unknown", func() {
 		var cell Cell
 		e := ev(policy.Pass{Environment: "dev1", Time: t0})
 		e.Releases = func(string) ([]policy.Release, bool) { return nil, false }
-		Expect(decide(redis(), "staging", e, nil, t0, &cell)).To(Succeed())
+		Expect(decide(redis(), "staging", e, t0, &cell)).To(Succeed())
 		Expect(cell.Label()).To(Equal("releases unknown"))
 		e.Releases = func(string) ([]policy.Release, bool) {
 			return []policy.Release{{Name: "redis", Version: "14+dev.3"}}, true
 		}
 		cell = Cell{}
-		Expect(decide(redis(), "staging", e, nil, t0, &cell)).To(Succeed())
+		Expect(decide(redis(), "staging", e, t0, &cell)).To(Succeed())
 		Expect(cell.Label()).To(Equal("releases not final"))
 		Expect(cell.Refusal).To(ContainSubstring("releases not final: redis 14+dev.3"))
 	})
@@ -127,7 +129,7 @@ var _ = g.Describe("explain", func() {
 		x := &Explanation{Version: "1.0.1", Environment: "staging", Now: t0}
 		Expect(explain(x, redis(), ev, passes, &Revocation{Reason: "bad", Time: t0})).To(Succeed())
 		Expect(x.Admitted).To(BeFalse())
-		Expect(x.Refusal).To(Equal("candidate 1.0.1 is revoked: bad"))
+		Expect(x.Refusal).To(Equal("candidate 1.0.1 is not admitted to staging: it was revoked (bad)"))
 		Expect(x.Requirements[0].Met).To(BeFalse())
 		Expect(x.Requirements[0].Text).To(Equal("not revoked: revoked at 2026-11-25T10:00:00Z: bad"))
 		Expect(x.Requirements[1].Kind).To(Equal(KindRequiresAny))
@@ -265,7 +267,7 @@ var _ = g.Describe("explain with the tested upgrade path", func() {
 		Expect(last.Text).To(Equal("tested in staging as the upgrade from 0.1.0, what production runs now: staging tested 0.1.2 as an upgrade from 0.1.1, but production runs 0.1.0: reset staging to 0.1.0 and deploy 0.1.2 again"))
 
 		var cell Cell
-		Expect(decide(pol, "production", ev, nil, x.Now, &cell)).To(Succeed())
+		Expect(decide(pol, "production", ev, x.Now, &cell)).To(Succeed())
 		Expect(cell.Label()).To(Equal("upgrade untested"))
 	})
 
