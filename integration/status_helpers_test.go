@@ -14,8 +14,6 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
 	"gopkg.in/yaml.v3"
-
-	"github.com/templates-candidate/templates-candidate-resource/pkg/store"
 )
 
 // The candidates CLI, built once per parallel process.
@@ -117,27 +115,24 @@ func cliPassBy(src map[string]any, version, env, note, job, name string) {
 	Expect(resp.Version).To(HaveKeyWithValue("version", version))
 }
 
-// cliSeedPass writes a pass record and its deployment entry straight into the
-// bucket, following the key layout (docs/store.md): how a break-glass or a
-// reset pass looks in the store, whichever put wrote it.
-func cliSeedPass(bucket string, rec store.PassRecord) {
+// cliOverride records a pass of version in env by break-glass
+// (params.override), as build #name of job triggered by bob.
+func cliOverride(src map[string]any, version, env, reason, note, job, name string) Response {
 	GinkgoHelper()
-	rec.Time = rec.Time.UTC()
-	body, err := json.Marshal(rec)
-	Expect(err).NotTo(HaveOccurred())
-	nonce := randomHex(4)
-	vk := versionKey(rec.Version)
-	rel := "passes/" + rec.Environment + "/" + vk + "/" + rec.Time.Format(passKeyTime) + "_" + nonce + ".json"
-	putObject(bucket, rel, body)
-	putObject(bucket, "deploys/"+rec.Environment+"/"+rec.Time.Format(passKeyTime)+"_"+nonce+"_"+vk, []byte(rel))
+	dir, _ := get(src, ver(version), map[string]any{"skip_download": true})
+	params := map[string]any{"candidate": "cand", "environment": env, "override": reason, "note": note}
+	resp, sess := outEnv(dir, map[string]any{"source": src, "params": params}, cliBuildEnv(job, name, "bob"))
+	succeeded(sess)
+	return resp
 }
 
-// cliSeedRevocation writes a revocation record as a revoke put would.
-func cliSeedRevocation(bucket string, rec store.Revocation) {
+// cliRevoke revokes a version through out (params.revoke), as build #3 of
+// the revoke job.
+func cliRevoke(src map[string]any, version, reason string) {
 	GinkgoHelper()
-	body, err := json.Marshal(rec)
-	Expect(err).NotTo(HaveOccurred())
-	putObject(bucket, "revoked/"+versionKey(rec.Version)+".json", body)
+	_, sess := outEnv(GinkgoT().TempDir(), map[string]any{"source": src, "params": map[string]any{"revoke": version, "reason": reason}},
+		cliBuildEnv("revoke", "3", "carol"))
+	succeeded(sess)
 }
 
 // cliChromiumDOM renders an HTML file in headless Chromium and returns the

@@ -10,18 +10,17 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-
-	"github.com/templates-candidate/templates-candidate-resource/pkg/store"
 )
 
 // The documented JSON of the candidates CLI (README, "The status view"),
 // as a script would read it.
 type cliStatusJSON struct {
-	Store        string    `json:"store"`
-	Policy       int       `json:"policy"`
-	Now          time.Time `json:"now"`
-	Total        int       `json:"total"`
-	Environments []struct {
+	Store            string    `json:"store"`
+	Policy           int       `json:"policy"`
+	SemverConstraint string    `json:"semver_constraint"`
+	Now              time.Time `json:"now"`
+	Total            int       `json:"total"`
+	Environments     []struct {
 		Name string         `json:"name"`
 		Rule map[string]any `json:"rule"`
 		Live *cliDeployJSON `json:"live"`
@@ -107,11 +106,13 @@ type cliExplainJSON struct {
 }
 
 type cliHistoryJSON struct {
-	Store       string    `json:"store"`
-	Policy      int       `json:"policy"`
-	Now         time.Time `json:"now"`
-	Environment string    `json:"environment"`
-	Deployments []struct {
+	Store            string         `json:"store"`
+	Policy           int            `json:"policy"`
+	Now              time.Time      `json:"now"`
+	Environment      string         `json:"environment"`
+	SemverConstraint string         `json:"semver_constraint"`
+	Live             *cliDeployJSON `json:"live"`
+	Deployments      []struct {
 		Version string `json:"version"`
 		cliPassJSON
 		Live    bool `json:"live"`
@@ -149,15 +150,15 @@ var _ = Describe("candidates: the status view", Ordered, ContinueOnFailure, func
 		started time.Time
 	)
 
-	// The story: four candidates, the newest revoked. 1.0.0 went dev1 →
-	// staging → staging-tests, then to production by break-glass while it
-	// soaked; staging was reset to it before 1.0.1 went dev1 → staging →
-	// staging-tests, where production's soak of 1h now holds 1.0.1 back.
+	// The story, through out alone: four candidates, the newest revoked.
+	// 1.0.0 went dev1 → staging → staging-tests, then to production by
+	// break-glass while it soaked; 1.0.1 went dev1 → staging →
+	// staging-tests, where production's soak of 1h now holds it back.
 	BeforeAll(func() {
 		started = time.Now()
 		bucket = newBucket()
 		policy = redisPolicy()
-		policy["production"] = map[string]any{"requires_all": []string{"staging", "staging-tests"}, "soak": "1h"}
+		policy["production"] = map[string]any{"requires_all": []string{"staging", "staging-tests"}, "soak": "1h", "allow_override": true}
 		src = source(bucket, map[string]any{"environments": policy})
 		file = cliSourceFile(source(bucket, map[string]any{"environments": nil}), false)
 
@@ -167,21 +168,11 @@ var _ = Describe("candidates: the status view", Ordered, ContinueOnFailure, func
 		cliPassBy(src, "1.0.0", "dev1", "", "deploy-dev1", "1")
 		cliPassBy(src, "1.0.0", "staging", "first staging", "deploy-staging", "1")
 		cliPassBy(src, "1.0.0", "staging-tests", "", "staging-tests", "1")
-		cliSeedPass(bucket, store.PassRecord{
-			Environment: "production", Version: "1.0.0", Time: time.Now(), Note: "incident 42",
-			Build: store.Build{ID: "901", Name: "1", Job: "deploy-production", Pipeline: "redis", Team: "main",
-				URL: cliBuildURL("deploy-production", "1"), CreatedBy: "bob"},
-			Override: &store.Override{Reason: "CVE-2026-1234 hotfix", Refusal: "candidate 1.0.0 is not admitted to production: soaking: 59m0s left of 1h0m0s"},
-		})
+		cliOverride(src, "1.0.0", "production", "CVE-2026-1234 hotfix", "incident 42", "deploy-production", "1")
 		cliPassBy(src, "1.0.1", "dev1", "", "deploy-dev1", "2")
-		cliSeedPass(bucket, store.PassRecord{
-			Environment: "staging", Version: "1.0.0", Time: time.Now(), Reset: true,
-			Build: store.Build{ID: "902", Name: "2", Job: "reset-staging", Pipeline: "redis", Team: "main", URL: cliBuildURL("reset-staging", "2")},
-		})
 		cliPassBy(src, "1.0.1", "staging", "", "deploy-staging", "2")
 		cliPassBy(src, "1.0.1", "staging-tests", "", "staging-tests", "2")
-		cliSeedRevocation(bucket, store.Revocation{Version: "1.0.3", Reason: "broke replication", Time: time.Now().UTC(),
-			Build: store.Build{Name: "3", Job: "revoke", Pipeline: "redis", Team: "main"}})
+		cliRevoke(src, "1.0.3", "broke replication")
 	})
 
 	Describe("status", func() {
@@ -200,14 +191,13 @@ var _ = Describe("candidates: the status view", Ordered, ContinueOnFailure, func
 			row := cliGridRow(out, "1.0.1")
 			Expect(row[:5]).To(Equal([]string{"1.0.1", "passed LIVE", "eligible", "passed LIVE", "passed LIVE"}))
 			Expect(row[5]).To(MatchRegexp(`^soak (\d+h)?(\d+m)?\d+s left$`))
-			Expect(cliGridRow(out, "1.0.0")).To(Equal([]string{"1.0.0", "passed", "eligible", "passed reset", "passed", "passed override LIVE"}))
+			Expect(cliGridRow(out, "1.0.0")).To(Equal([]string{"1.0.0", "passed", "eligible", "passed", "passed", "passed override LIVE"}))
 
 			By("each pass with its time, build, who and link; each refusal word for word")
 			Expect(out).To(MatchRegexp(`(?m)^  dev1 +passed \S+ by main/redis/deploy-dev1 #2 \(triggered by alice\) ` +
 				regexp.QuoteMeta(cliBuildURL("deploy-dev1", "2")) + ` \[live\]$`))
 			Expect(out).To(ContainSubstring(`by main/redis/deploy-staging #1 (triggered by alice) ` + cliBuildURL("deploy-staging", "1") + ` note "first staging"`))
-			Expect(out).To(ContainSubstring("[override: CVE-2026-1234 hotfix; it overrode: candidate 1.0.0 is not admitted to production: soaking: 59m0s left of 1h0m0s] [live]"))
-			Expect(out).To(ContainSubstring(cliBuildURL("reset-staging", "2") + " [reset]"))
+			Expect(out).To(MatchRegexp(`note "incident 42" \[override: CVE-2026-1234 hotfix; it overrode: candidate 1\.0\.0 is not admitted to production: soaking: (\d+h)?(\d+m)?\d+s left of 1h0m0s\] \[live\]`))
 			Expect(out).To(ContainSubstring("not admitted: candidate 1.0.2 is not admitted to staging: needs a pass in one of dev1, dev2 (none yet)"))
 			Expect(out).To(ContainSubstring("not admitted: candidate 1.0.2 is not admitted to production: missing passes: staging, staging-tests"))
 			Expect(out).To(MatchRegexp(`not admitted: candidate 1\.0\.1 is not admitted to production: soaking: (\d+h)?(\d+m)?\d+s left of 1h0m0s`))
@@ -248,7 +238,9 @@ var _ = Describe("candidates: the status view", Ordered, ContinueOnFailure, func
 			Expect(v103.Revoked).NotTo(BeNil())
 			Expect(v103.Revoked.Reason).To(Equal("broke replication"))
 			Expect(v103.Environments["dev1"].Eligible).To(BeFalse())
-			Expect(v103.Environments["dev1"].Refusal).To(Equal("candidate 1.0.3 is revoked: broke replication"))
+			Expect(v103.Revoked.Build.URL).To(Equal(cliBuildURL("revoke", "3")))
+			Expect(v103.Revoked.Time).To(BeTemporally("~", time.Now(), time.Minute))
+			Expect(v103.Environments["dev1"].Refusal).To(Equal("candidate 1.0.3 is not admitted to dev1: it was revoked (broke replication)"))
 			Expect(v102.Revoked).To(BeNil())
 
 			Expect(v102.Environments["dev1"].Eligible).To(BeTrue())
@@ -272,11 +264,9 @@ var _ = Describe("candidates: the status view", Ordered, ContinueOnFailure, func
 			Expect(v100.Environments["dev1"].Live).To(BeFalse())
 
 			staging := v100.Environments["staging"]
-			Expect(staging.Passes).To(HaveLen(2))
+			Expect(staging.Passes).To(HaveLen(1))
 			Expect(staging.Passes[0].Note).To(Equal("first staging"))
 			Expect(staging.Passes[0].Reset).To(BeFalse())
-			Expect(staging.Passes[1].Reset).To(BeTrue())
-			Expect(staging.Passes[1].Time).To(BeTemporally(">", staging.Passes[0].Time))
 			Expect(staging.Live).To(BeFalse())
 
 			override := v100.Environments["production"]
@@ -420,7 +410,7 @@ var _ = Describe("candidates: the status view", Ordered, ContinueOnFailure, func
 			out := candidatesOK("explain", "1.0.3", "dev1", "-f", file)
 			Expect(out).To(HavePrefix("candidate 1.0.3 for dev1: NOT ADMITTED now\n"))
 			Expect(out).To(MatchRegexp(`(?m)^  NOT MET +not revoked: revoked at \S+ by main/redis/revoke #3: broke replication$`))
-			Expect(out).To(ContainSubstring("refused: candidate 1.0.3 is revoked: broke replication"))
+			Expect(out).To(ContainSubstring("refused: candidate 1.0.3 is not admitted to dev1: it was revoked (broke replication)"))
 
 			var x cliExplainJSON
 			candidatesJSON(&x, "explain", "1.0.0", "production", "-f", file)
@@ -454,36 +444,56 @@ var _ = Describe("candidates: the status view", Ordered, ContinueOnFailure, func
 					lines = append(lines, l)
 				}
 			}
-			Expect(lines).To(HaveLen(3))
+			Expect(lines).To(HaveLen(2))
 			Expect(lines[0]).To(MatchRegexp(`^\S+ +1\.0\.0 +- +main/redis/deploy-staging #1 \(alice\) +` + regexp.QuoteMeta(cliBuildURL("deploy-staging", "1")) + ` +first staging$`))
-			Expect(lines[1]).To(MatchRegexp(`^\S+ +1\.0\.0 +reset +main/redis/reset-staging #2 +`))
-			Expect(lines[2]).To(MatchRegexp(`^\S+ +1\.0\.1 +LIVE +main/redis/deploy-staging #2 `))
+			Expect(lines[1]).To(MatchRegexp(`^\S+ +1\.0\.1 +LIVE +main/redis/deploy-staging #2 \(alice\) +` + regexp.QuoteMeta(cliBuildURL("deploy-staging", "2")) + `$`))
 
 			var h cliHistoryJSON
 			candidatesJSON(&h, "history", "staging", "-f", file)
 			Expect(h.Environment).To(Equal("staging"))
-			Expect(h.Deployments).To(HaveLen(3))
-			var versions []string
-			for i, d := range h.Deployments {
-				versions = append(versions, d.Version)
-				Expect(d.Live).To(Equal(i == 2))
-				if i > 0 {
-					Expect(d.Time).To(BeTemporally(">", h.Deployments[i-1].Time))
-				}
-			}
-			Expect(versions).To(Equal([]string{"1.0.0", "1.0.0", "1.0.1"}))
-			Expect(h.Deployments[1].Reset).To(BeTrue())
+			Expect(h.Live).NotTo(BeNil())
+			Expect(h.Live.Version).To(Equal("1.0.1"))
+			Expect(h.Deployments).To(HaveLen(2))
+			Expect([]string{h.Deployments[0].Version, h.Deployments[1].Version}).To(Equal([]string{"1.0.0", "1.0.1"}))
+			Expect([]bool{h.Deployments[0].Live, h.Deployments[1].Live}).To(Equal([]bool{false, true}))
+			Expect(h.Deployments[1].Time).To(BeTemporally(">", h.Deployments[0].Time))
 			Expect(h.Deployments[0].Note).To(Equal("first staging"))
-			Expect(h.Deployments[2].Build.URL).To(Equal(cliBuildURL("deploy-staging", "2")))
+			Expect(h.Deployments[1].Build.URL).To(Equal(cliBuildURL("deploy-staging", "2")))
 
 			out = candidatesOK("history", "production", "-f", file)
 			Expect(out).To(MatchRegexp(`(?m)^\S+ +1\.0\.0 +LIVE,override +main/redis/deploy-production #1 \(bob\) +\S+ +incident 42$`))
-			Expect(out).To(ContainSubstring("was an override: CVE-2026-1234 hotfix (it overrode: candidate 1.0.0 is not admitted to production: soaking: 59m0s left of 1h0m0s)"))
+			Expect(out).To(MatchRegexp(`was an override: CVE-2026-1234 hotfix \(it overrode: candidate 1\.0\.0 is not admitted to production: soaking: (\d+h)?(\d+m)?\d+s left of 1h0m0s\)`))
 
 			out = candidatesOK("history", "dev2", "-f", file)
 			Expect(out).To(HavePrefix("no deployments of dev2 yet"))
 			candidatesJSON(&h, "history", "dev2", "-f", file)
 			Expect(h.Deployments).To(BeEmpty())
+		})
+	})
+
+	Describe("a version line (source.semver_constraint)", func() {
+		It("shows only the candidates and deployments of the line, and refuses to explain another", func() {
+			line := cliSourceFile(source(bucket, map[string]any{"environments": nil, "semver_constraint": ">= 1.0.2"}), false)
+			out := candidatesOK("status", "-f", line)
+			Expect(out).To(HavePrefix("store s3://" + bucket + "/ (policy 1), versions >= 1.0.2, now "))
+			Expect(out).To(ContainSubstring("2 candidates"))
+			cliGridRow(out, "1.0.2")
+			Expect(out).NotTo(MatchRegexp(`(?m)^1\.0\.[01] `))
+			By("the live markers still say what runs")
+			Expect(cliGridRow(out, "live now")).To(Equal([]string{"live now", "1.0.1", "-", "1.0.1", "1.0.1", "1.0.0"}))
+
+			var r cliStatusJSON
+			candidatesJSON(&r, "status", "-f", line)
+			Expect(r.SemverConstraint).To(Equal(">= 1.0.2"))
+			Expect(r.Total).To(Equal(2))
+
+			out = candidatesOK("history", "staging", "-f", line)
+			Expect(out).To(HavePrefix("no deployments of staging, versions >= 1.0.2 yet"))
+			Expect(out).To(ContainSubstring("live in staging: 1.0.1, outside source.semver_constraint"))
+
+			sess := runCandidates(nil, "explain", "1.0.1", "staging", "-f", line)
+			Expect(sess.ExitCode()).To(Equal(1))
+			expectRefusal(sess, `VERSION: 1.0.1 is outside source.semver_constraint ">= 1.0.2"`)
 		})
 	})
 
