@@ -119,11 +119,14 @@ var _ = Describe("out: recording a pass", func() {
 			succeeded(sess)
 			Expect(versions).To(BeEmpty(), "not eligible while soaking")
 
-			time.Sleep(time.Until(met.Add(soak + 500*time.Millisecond)))
-
-			versions, sess = check(map[string]any{"source": eligible})
-			succeeded(sess)
-			Expect(versionsOf(versions)).To(Equal([]string{"1.0.0"}))
+			// Polled as Concourse does: the store's clock has whole seconds
+			// and trails the server's by up to one.
+			Eventually(func() []string {
+				versions, sess := check(map[string]any{"source": eligible})
+				succeeded(sess)
+				return versionsOf(versions)
+			}).WithTimeout(soak + 3*time.Second).WithPolling(250 * time.Millisecond).Should(Equal([]string{"1.0.0"}))
+			Expect(time.Since(met)).To(BeNumerically(">=", soak-time.Second), "not before the soak, by the store's clock")
 			expectPassAdmitted(getDir, "staging", "1.0.0")
 		})
 
