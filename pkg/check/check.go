@@ -78,140 +78,165 @@ func (c *checker) explain() {
 	}
 }
 
-// run lists the versions of the source's mode from a known version on (or
-// all of them), with the stored policy read beside the listings.
-func (c *checker) run(ctx context.Context, from *protocol.Version) ([]protocol.Version, error) {
-	// The policy decides nothing here, but a source that differs from the
-	// stored one is refused all the same.
-	readPolicy := func(ctx context.Context) error {
-		_, err := gate.Stored(ctx, c.st, c.src)
-		return err
+// collected gathers a listing's versions: every one from a known version
+// on, or only the newest when there is none, so that a first check holds one
+// version whatever the history.
+type collected struct {
+	all      bool
+	versions []protocol.Version
+}
+
+func (c *collected) add(v protocol.Version) {
+	if c.all || len(c.versions) == 0 {
+		c.versions = append(c.versions, v)
+		return
 	}
+	c.versions[0] = v
+}
+
+// run lists the versions of the source's mode from a known version on (or
+// the newest alone), with the stored policy read beside the listings. The
+// listings stream, a page ahead of the reader.
+func (c *checker) run(ctx context.Context, from *protocol.Version) ([]protocol.Version, error) {
+	out := &collected{all: from != nil, versions: []protocol.Version{}}
 	switch {
 	case c.src.LiveIn != "":
-		var deps []store.Deployment
-		err := gate.Parallel(ctx, readPolicy, func(ctx context.Context) (err error) {
-			deps, err = c.st.Deployments(ctx, c.src.LiveIn, deployedTime(from))
-			return err
-		})
-		if err != nil {
+		deps := c.st.StreamDeployments(ctx, c.src.LiveIn, deployedTime(from))
+		defer deps.Close()
+		// The policy decides nothing here, but a source that differs from
+		// the stored one is refused all the same.
+		if _, err := gate.Stored(ctx, c.st, c.src); err != nil {
 			return nil, err
 		}
-		out := make([]protocol.Version, 0, len(deps))
-		for _, d := range deps {
+		for d, ok := deps.Next(); ok; d, ok = deps.Next() {
 			if c.src.InLine(d.Version) {
-				out = append(out, protocol.DeployedVersion(d.Version, d.Time))
+				out.add(protocol.DeployedVersion(d.Version, d.Time))
 			}
 		}
-		return out, nil
+		return out.versions, deps.Err()
 	case c.src.EligibleFor != "":
-		return c.eligible(ctx, from)
+		return c.eligible(ctx, from, out)
 	default:
-		var candidates []store.Candidate
-		err := gate.Parallel(ctx, readPolicy, func(ctx context.Context) (err error) {
-			candidates, err = c.st.Candidates(ctx, versionOf(from))
-			return err
-		})
+		candidates, err := c.st.StreamCandidates(ctx, versionOf(from))
 		if err != nil {
 			return nil, err
 		}
-		out := make([]protocol.Version, 0, len(candidates))
-		for _, cand := range candidates {
+		defer candidates.Close()
+		if _, err := gate.Stored(ctx, c.st, c.src); err != nil {
+			return nil, err
+		}
+		for cand, ok := candidates.Next(); ok; cand, ok = candidates.Next() {
 			// A revoked candidate is offered nowhere again; live_in
 			// keeps it in the history of what ran.
 			if !cand.Revoked && c.src.InLine(cand.Version) {
-				out = append(out, protocol.Version{Version: cand.Version})
+				out.add(protocol.Version{Version: cand.Version})
 			}
 		}
-		return out, nil
+		return out.versions, candidates.Err()
 	}
 }
 
-// eligible lists the candidates the policy admits to eligible_for now. With
-// source.environments given, the policy, the candidates and each upstream
-// environment's passes are listed at once; without, the stored policy is read
-// first to learn the upstream environments.
-func (c *checker) eligible(ctx context.Context, from *protocol.Version) ([]protocol.Version, error) {
+// eligible lists the candidates the policy admits to eligible_for now. The
+// candidates and each upstream environment's passes stream in version order
+// and are walked together, so memory holds a page of each, not the history.
+// With source.environments given the listings start beside the policy's;
+// without, the stored policy is read first to learn the upstream
+// environments.
+func (c *checker) eligible(ctx context.Context, from *protocol.Version, out *collected) ([]protocol.Version, error) {
 	target, start := c.src.EligibleFor, versionOf(from)
-	var (
-		gov         *gate.Governing
-		candidates  []store.Candidate
-		listed      [][]store.PassKey
-		deployments gate.Deployments
-	)
-	readPolicy := func(ctx context.Context) (err error) {
-		gov, err = gate.Stored(ctx, c.st, c.src)
+	pol := c.src.Environments
+	var gov *gate.Governing
+	var err error
+	if pol == nil {
+		if gov, err = gate.Stored(ctx, c.st, c.src); err != nil {
+			return nil, err
+		}
+		pol = gov.Policy
+	}
+	candidates, err := c.st.StreamCandidates(ctx, start)
+	if err != nil {
+		return nil, err
+	}
+	defer candidates.Close()
+	upstreams := pol.Upstream(target)
+	passes := make([]*store.Stream[store.PassKey], len(upstreams))
+	for i, env := range upstreams {
+		if passes[i], err = c.st.StreamPasses(ctx, env, start); err != nil {
+			return nil, err
+		}
+		defer passes[i].Close()
+	}
+	var deployments gate.Deployments
+	err = gate.Parallel(ctx, func(ctx context.Context) (err error) {
+		if gov == nil {
+			gov, err = gate.Stored(ctx, c.st, c.src)
+		}
 		return err
-	}
-	listAll := func(ctx context.Context, pol policy.Policy) error {
-		upstreams := pol.Upstream(target)
-		listed = make([][]store.PassKey, len(upstreams))
-		tasks := []func(context.Context) error{func(ctx context.Context) (err error) {
-			candidates, err = c.st.Candidates(ctx, start)
-			return err
-		}, func(ctx context.Context) (err error) {
-			// The tested upgrade path and resets read whole deployment
-			// histories; other rules none.
-			deployments, err = gate.ReadDeployments(ctx, c.st, pol.DeploymentsFor(target))
-			return err
-		}}
-		for i, upstream := range upstreams {
-			tasks = append(tasks, func(ctx context.Context) (err error) {
-				listed[i], err = c.st.Passes(ctx, upstream, start)
-				return err
-			})
-		}
-		return gate.Parallel(ctx, tasks...)
-	}
-	if c.src.Environments != nil {
-		err := gate.Parallel(ctx, readPolicy, func(ctx context.Context) error {
-			return listAll(ctx, c.src.Environments)
-		})
-		if err != nil {
-			return nil, err
-		}
-	} else {
-		if err := readPolicy(ctx); err != nil {
-			return nil, err
-		}
-		if err := listAll(ctx, gov.Policy); err != nil {
-			return nil, err
-		}
+	}, func(ctx context.Context) (err error) {
+		// The tested upgrade path and resets read whole deployment
+		// histories; other rules none.
+		deployments, err = gate.ReadDeployments(ctx, c.st, pol.DeploymentsFor(target))
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	now, err := c.st.Now()
 	if err != nil {
 		return nil, err
 	}
-	passes := map[string][]policy.Pass{}
-	for _, keys := range listed {
-		for _, p := range keys {
-			passes[p.Version] = append(passes[p.Version], policy.Pass{Environment: p.Environment, Time: p.Time})
-		}
-	}
-	var eligible []protocol.Version
 	c.leftOut = nil
-	for _, cand := range candidates {
+	for cand, ok := candidates.Next(); ok; cand, ok = candidates.Next() {
+		// Every candidate takes its passes from the streams, in line or not,
+		// so the streams keep step with the candidates.
+		ev := policy.Evidence{Version: cand.Version, Published: cand.Published, Passes: passesOf(passes, cand.VersionKey), Deployments: deployments.Of}
 		if !c.src.InLine(cand.Version) {
 			continue
 		}
-		releases, err := gate.ListedReleases(ctx, gov, cand)
-		if err != nil {
+		if ev.Releases, err = gate.ListedReleases(ctx, gov, cand); err != nil {
 			return nil, err
 		}
-		ev := policy.Evidence{Version: cand.Version, Published: cand.Published, Passes: passes[cand.Version], Releases: releases, Deployments: deployments.Of}
 		if cand.Revoked {
 			ev.Revoked = "its revocation record says why" // check reads listings only
 		}
 		switch err := gov.Policy.Admit(target, ev, now); err.(type) {
 		case nil:
-			eligible = append(eligible, protocol.Version{Version: cand.Version})
+			out.add(protocol.Version{Version: cand.Version})
 		case *policy.Refusal:
+			if len(c.leftOut) == maxExplained {
+				c.leftOut = c.leftOut[1:]
+			}
 			c.leftOut = append(c.leftOut, err.Error())
 		default:
 			return nil, err
 		}
 	}
-	return eligible, nil
+	if err := candidates.Err(); err != nil {
+		return nil, err
+	}
+	for _, p := range passes {
+		for _, ok := p.Next(); ok; _, ok = p.Next() {
+		}
+		if err := p.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out.versions, nil
+}
+
+// passesOf takes from each stream the passes of the version with key vk,
+// skipping those of lower versions (passes of candidates not listed).
+func passesOf(streams []*store.Stream[store.PassKey], vk string) []policy.Pass {
+	var out []policy.Pass
+	for _, s := range streams {
+		for p, ok := s.Peek(); ok && p.VersionKey <= vk; p, ok = s.Peek() {
+			s.Next()
+			if p.VersionKey == vk {
+				out = append(out, policy.Pass{Environment: p.Environment, Time: p.Time})
+			}
+		}
+	}
+	return out
 }
 
 func versionOf(v *protocol.Version) string {

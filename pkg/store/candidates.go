@@ -46,7 +46,8 @@ func (c Claim) NonFinalMask(envs []string) string {
 
 // Candidate is a committed candidate as seen in a listing.
 type Candidate struct {
-	Version string
+	Version    string
+	VersionKey string // the version's key: byte order is semver order
 	// Published is the commit record's LastModified: the store's clock.
 	Published time.Time
 	// PolicySeq is the stored policy the candidate was validated under.

@@ -98,7 +98,7 @@ func parseCommitName(name string) (Candidate, bool) {
 	if !ok {
 		return Candidate{}, false
 	}
-	c := Candidate{Version: version, PolicySeq: seq}
+	c := Candidate{Version: version, VersionKey: vk, PolicySeq: seq}
 	if rest != "" {
 		mask, ok := strings.CutPrefix(rest, "_")
 		if !ok || !isMask(mask) {
@@ -131,7 +131,7 @@ func parsePassName(env, rel string) (PassKey, bool) {
 	if err != nil {
 		return PassKey{}, false
 	}
-	return PassKey{Environment: env, Version: version, Time: t}, true
+	return PassKey{Environment: env, Version: version, VersionKey: vk, Time: t}, true
 }
 
 func deployKey(env string, t time.Time, nonce, vk string) string {

@@ -15,6 +15,7 @@ import (
 type PassKey struct {
 	Environment string
 	Version     string
+	VersionKey  string // the version's key: byte order is semver order
 	Time        time.Time
 	Key         string // relative to the prefix
 }
