@@ -18,26 +18,12 @@ import (
 )
 
 // publish stores a new candidate, or confirms an identical existing one. It
-// reads straight down: the governing policy, the templates validated under
-// it, the version, the keys checked, then (first publish only) the store
-// probed and the policy stored, then blob, claim, content index and commit.
+// reads straight down: the version asked for, the governing policy and the
+// templates validated under it, the keys checked, then (first publish only)
+// the store probed and the policy stored, then blob, claim, and the commit
+// with the content index.
 func publish(ctx context.Context, src string, req protocol.OutRequest, env resource.Env) (any, error) {
 	p := req.Params
-	st, err := store.New(ctx, req.Source)
-	if err != nil {
-		return nil, err
-	}
-	gov, err := gate.Stored(ctx, st, req.Source)
-	if err != nil {
-		return nil, err
-	}
-	if gov.Policy == nil {
-		return nil, fmt.Errorf("source.environments: required for the first publish under this prefix, which stores it as the policy")
-	}
-	body, err := candidateContent(src, p, limits(req.Source), gov.Policy)
-	if err != nil {
-		return nil, err
-	}
 	version, explicit, err := requestedVersion(src, p)
 	if err != nil {
 		return nil, err
@@ -45,14 +31,51 @@ func publish(ctx context.Context, src string, req protocol.OutRequest, env resou
 	if explicit && !req.Source.InLine(version) {
 		return nil, fmt.Errorf("params.version: %s is outside source.semver_constraint %q", version, req.Source.SemverConstraint)
 	}
-	if explicit {
-		if existing, err := st.Claim(ctx, version); err != nil {
-			return nil, err
-		} else if existing != nil {
-			return confirmExisting(ctx, st, gov, existing, body, env)
-		}
-	} else if version, err = nextUnclaimed(ctx, st, req.Source); err != nil {
+	st, err := store.New(ctx, req.Source)
+	if err != nil {
 		return nil, err
+	}
+	// The policy, the version's claim (or the highest, to take the next
+	// patch) and, when the source gives the policy, the templates' rendering
+	// go at once: round trips are a publish's cost.
+	var (
+		gov      *gate.Governing
+		existing *store.Claim
+		body     *content
+	)
+	validate := func(pol policy.Policy) (err error) {
+		if pol == nil {
+			return fmt.Errorf("source.environments: required for the first publish under this prefix, which stores it as the policy")
+		}
+		body, err = candidateContent(src, p, limits(req.Source), pol)
+		return err
+	}
+	err = gate.Parallel(ctx, func(ctx context.Context) (err error) {
+		gov, err = gate.Stored(ctx, st, req.Source)
+		return err
+	}, func(ctx context.Context) (err error) {
+		if explicit {
+			existing, err = st.Claim(ctx, version)
+		} else {
+			version, err = nextUnclaimed(ctx, st, req.Source)
+		}
+		return err
+	}, func(context.Context) error {
+		if req.Source.Environments == nil {
+			return nil // the stored policy, once read
+		}
+		return validate(req.Source.Environments)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if req.Source.Environments == nil {
+		if err := validate(gov.Policy); err != nil {
+			return nil, err
+		}
+	}
+	if existing != nil {
+		return confirmExisting(ctx, st, gov, existing, body, env)
 	}
 	envs := gov.Policy.Names()
 	if err := st.CheckKeys(version, envs, len(envs)); err != nil {
@@ -88,21 +111,29 @@ func publish(ctx context.Context, src string, req protocol.OutRequest, env resou
 	}
 	version = claim.Version
 	logReleases(env, gov.Policy, version, body.releases)
-	if err := st.PutContent(ctx, claim.SHA256, version); err != nil {
-		return nil, fmt.Errorf("publishing %s: %w", version, err)
-	}
 	return commit(ctx, st, gov, claim, env, "published candidate %s (%d bytes, sha256 %s)")
 }
 
 // commit writes the commit record of a claimed candidate, which makes it
-// visible, and answers with it.
+// visible, beside its entry in the content index, and answers with it.
 func commit(ctx context.Context, st *store.Store, gov *gate.Governing, claim *store.Claim, env resource.Env, logFormat string) (any, error) {
 	envs, err := gov.EnvironmentsOf(ctx, claim.PolicySeq)
 	if err != nil {
 		return nil, err
 	}
-	if err := st.Commit(ctx, *claim, envs); err != nil {
-		return nil, fmt.Errorf("committing %s: %w", claim.Version, err)
+	err = gate.Parallel(ctx, func(ctx context.Context) error {
+		if err := st.PutContent(ctx, claim.SHA256, claim.Version); err != nil {
+			return fmt.Errorf("publishing %s: %w", claim.Version, err)
+		}
+		return nil
+	}, func(ctx context.Context) error {
+		if err := st.Commit(ctx, *claim, envs); err != nil {
+			return fmt.Errorf("committing %s: %w", claim.Version, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	// The store's time just after the commit answered: what its
 	// LastModified says, to the second, without another request.
