@@ -15,7 +15,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 )
 
@@ -123,7 +122,7 @@ func (d *Demo) Run(ctx context.Context) (err error) {
 		{"Roll production back to 0.1.0, tested as a downgrade from 0.1.1 in staging", d.rollback},
 		{"Try to deploy 0.1.2 to production: staging tested it as an upgrade from 0.1.1, but production now runs 0.1.0", d.upgradeRefused},
 		{"Render 0.1.1 for staging and for production, and compare", d.renderDiff},
-		{"Candidates × environments, from passed.json of each candidate", d.table},
+		{"Candidates × environments: the status view (candidates status), after the rollback", d.table},
 	}
 	for _, s := range steps {
 		d.step++
@@ -166,16 +165,16 @@ func (d *Demo) buildBinaries(ctx context.Context) error {
 			return err
 		}
 	}
-	fmt.Fprintf(d.Out, "Compiling check, in, out from %s ... ", d.root)
+	fmt.Fprintf(d.Out, "Compiling check, in, out and the status view (candidates) from %s ... ", d.root)
 	start := time.Now()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin+string(filepath.Separator), "./check", "./in", "./out")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin+string(filepath.Separator), "./check", "./in", "./out", "./candidates")
 	cmd.Dir = d.root
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		fmt.Fprintln(d.Out, "failed")
-		return fmt.Errorf("compiling the resource binaries (go build ./check ./in ./out): %v\n%s", err, strings.TrimSpace(string(out)))
+		return fmt.Errorf("compiling the resource binaries (go build ./check ./in ./out ./candidates): %v\n%s", err, strings.TrimSpace(string(out)))
 	}
-	for _, name := range []string{"check", "in", "out"} {
+	for _, name := range []string{"check", "in", "out", "candidates"} {
 		if _, err := os.Stat(filepath.Join(bin, name)); err != nil {
 			return fmt.Errorf("go build did not produce %s: %w", name, err)
 		}
@@ -898,34 +897,38 @@ func (d *Demo) table(ctx context.Context) error {
 	}
 	fmt.Fprintf(d.Out, "    and its last, the rollback, by %s, note %q\n\n", last.Build.URL, last.Note)
 
-	tw := tabwriter.NewWriter(d.Out, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "    candidate\t%s\n", strings.Join(environments, "\t"))
-	for _, v := range all {
-		cells := []string{v.Version}
-		for _, env := range environments {
-			var last time.Time
-			n := 0
-			for _, r := range records[v.Version] {
-				if r.Environment == env {
-					n++
-					last = r.Time
-				}
-			}
-			cell := ""
-			if n > 0 {
-				cell = "✓ " + last.UTC().Format("15:04:05")
-				if n > 1 {
-					cell += " ×" + strconv.Itoa(n)
-				}
-			}
-			cells = append(cells, cell)
-		}
-		fmt.Fprintf(tw, "    %s\n", strings.Join(cells, "\t"))
-	}
-	if err := tw.Flush(); err != nil {
+	return d.status(ctx)
+}
+
+// status shows the product's own view of the store: the candidates CLI, run
+// as a user runs it, on a file holding the resource's source block.
+func (d *Demo) status(ctx context.Context) error {
+	srcFile := filepath.Join(d.work, "source.yml")
+	src := d.source("", "")
+	delete(src, "environments") // the stored policy governs
+	body, err := json.Marshal(src)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(d.Out, "    (times UTC, of the latest pass; ×n: passed n times — a reset or a rollback)\n")
+	if err := os.WriteFile(srcFile, body, 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(d.Out, "    $ candidates status -f source.yml\n")
+	cmd := exec.CommandContext(ctx, filepath.Join(d.res.bin, "candidates"), "status", "-f", srcFile)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + d.res.home, "TMPDIR=" + os.TempDir()}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("candidates status: %v\n%s", err, out)
+	}
+	text := string(out)
+	for _, want := range []string{"live now", "0.1.2", "LIVE", "staging tested 0.1.2 as an upgrade from 0.1.1, but production runs 0.1.0"} {
+		if !strings.Contains(text, want) {
+			return fmt.Errorf("candidates status does not show %q:\n%s", want, text)
+		}
+	}
+	for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+		fmt.Fprintf(d.Out, "      %s\n", line)
+	}
 	return nil
 }
 

@@ -33,7 +33,9 @@ func TestDemo(t *testing.T) {
 		"✗ refused", // the gates refused
 		"--- staging/manifest.yml",
 		"+++ production/manifest.yml",
-		"candidate  dev1",
+		"CANDIDATE  dev1",
+		"live now",
+		"staging tested 0.1.2 as an upgrade from 0.1.1, but production runs 0.1.0",
 		"The whole story ran as narrated",
 	} {
 		if !strings.Contains(out.String(), want) {
