@@ -76,14 +76,9 @@ type dirEntry struct {
 // walk lists the tree under rel, stopping at the first entry past
 // MaxEntries: a huge tree is refused without being listed whole.
 func (d *dirInspection) walk(rel string) error {
-	f, err := os.Open(filepath.Join(d.root, filepath.FromSlash(rel)))
+	list, err := readDir(d.root, rel)
 	if err != nil {
-		return fmt.Errorf("entry %q: %w", displayRel(rel), unwrapPathError(err))
-	}
-	list, err := f.ReadDir(-1)
-	f.Close()
-	if err != nil {
-		return fmt.Errorf("entry %q: %w", displayRel(rel), unwrapPathError(err))
+		return err
 	}
 	for _, de := range list {
 		child := de.Name()

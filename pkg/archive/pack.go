@@ -189,6 +189,20 @@ func packFile(tw *tar.Writer, root, rel string, buf []byte, content *budget) err
 	return nil
 }
 
+// readDir lists the directory rel under root, naming it in its error.
+func readDir(root, rel string) ([]fs.DirEntry, error) {
+	d, err := os.Open(filepath.Join(root, filepath.FromSlash(rel)))
+	if err != nil {
+		return nil, fmt.Errorf("entry %q: %w", displayRel(rel), unwrapPathError(err))
+	}
+	defer d.Close()
+	list, err := d.ReadDir(-1)
+	if err != nil {
+		return nil, fmt.Errorf("entry %q: %w", displayRel(rel), unwrapPathError(err))
+	}
+	return list, nil
+}
+
 // listTree returns every directory and file under root (root itself
 // excluded), sorted by relative slash-separated path. Anything that is not a
 // regular file or a directory is refused.
@@ -196,14 +210,9 @@ func listTree(root string) ([]packEntry, error) {
 	var entries []packEntry
 	var walk func(rel string) error
 	walk = func(rel string) error {
-		d, err := os.Open(filepath.Join(root, filepath.FromSlash(rel)))
+		list, err := readDir(root, rel)
 		if err != nil {
-			return fmt.Errorf("entry %q: %w", displayRel(rel), unwrapPathError(err))
-		}
-		list, err := d.ReadDir(-1)
-		d.Close()
-		if err != nil {
-			return fmt.Errorf("entry %q: %w", displayRel(rel), unwrapPathError(err))
+			return err
 		}
 		for _, de := range list {
 			child := de.Name()
