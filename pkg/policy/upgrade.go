@@ -19,6 +19,9 @@ type Deployment struct {
 // it runs now) and the tested one; for the tested environment of such a
 // rule, the rule's environment (a pass of what it runs now is a reset).
 func (p Policy) DeploymentsFor(env string) []string {
+	if env == "" {
+		return nil // no admission to decide
+	}
 	var envs []string
 	if u := p[env].UpgradeTestedIn; u != "" {
 		envs = append(envs, env, u)

@@ -107,3 +107,11 @@ var _ = Describe("the tested upgrade path", func() {
 		Entry("a parity path that is not go-patch", policy.Policy{"staging": {}, "production": {Parity: &policy.Parity{With: "staging", Allow: []string{"instance_groups"}}}}, "parity.allow[0]"),
 	)
 })
+
+var _ = Describe("the deployments a decision reads", func() {
+	It("are none when there is no decision to make", func() {
+		p := policy.Policy{"dev1": {}, "staging": {}, "production": {UpgradeTestedIn: "staging"}}
+		Expect(p.DeploymentsFor("")).To(BeEmpty())
+		Expect(p.DeploymentsFor("dev1")).To(BeEmpty())
+	})
+})
