@@ -50,8 +50,10 @@ type Demo struct {
 	step  int
 	title string
 
-	v1, v2      response // the two published candidates
-	firstDeploy version
+	v1, v2, v3 response // the published candidates
+	// rollbackBuild is the deploy-production build that rolled back.
+	rollbackBuild int
+	firstDeploy   version
 }
 
 // Run tells the whole story, or returns an error naming the step at which the
@@ -117,7 +119,9 @@ func (d *Demo) Run(ctx context.Context) (err error) {
 		{"Reset staging to what production runs, then deploy 0.1.1 to staging", d.stagingSecond},
 		{"staging's integration tests pass for 0.1.1", d.testsSecond},
 		{"Deploy 0.1.1 to production: refused while it soaks, then admitted", d.productionSecond},
-		{"Roll production back to 0.1.0", d.rollback},
+		{"Publish 0.1.2 and test it in staging as the upgrade from production's 0.1.1", d.thirdTested},
+		{"Roll production back to 0.1.0, tested as a downgrade from 0.1.1 in staging", d.rollback},
+		{"Try to deploy 0.1.2 to production: staging tested it as an upgrade from 0.1.1, but production now runs 0.1.0", d.upgradeRefused},
 		{"Render 0.1.1 for staging and for production, and compare", d.renderDiff},
 		{"Candidates × environments, from passed.json of each candidate", d.table},
 	}
@@ -199,7 +203,10 @@ The source (abridged as {…} below):
     dev2: {}
     staging:       {requires_any: [dev1, dev2], final_releases: true}
     staging-tests: {requires_all: [staging]}
-    production:    {requires_all: [staging, staging-tests], final_releases: true, soak: %s}
+    production:    {requires_all: [staging, staging-tests], final_releases: true, soak: %s,
+                    upgrade_tested_in: staging,      # exactly the upgrade staging tested
+                    parity: {with: staging, allow: [networks, azs, instances, vm_type,
+                             persistent_disk_type, the public hostname of redis]}}
 
 Deploys themselves are bosh-deployment-resource's work; each deploy job below
 gets the candidate, and after its deploy succeeded puts a pass record.
@@ -215,9 +222,19 @@ func (d *Demo) policy() map[string]any {
 		"staging":       map[string]any{"requires_any": []string{"dev1", "dev2"}, "final_releases": true},
 		"staging-tests": map[string]any{"requires_all": []string{"staging"}},
 		"production": map[string]any{
-			"requires_all":   []string{"staging", "staging-tests"},
-			"final_releases": true,
-			"soak":           d.Soak.String(),
+			"requires_all":      []string{"staging", "staging-tests"},
+			"final_releases":    true,
+			"soak":              d.Soak.String(),
+			"upgrade_tested_in": "staging",
+			"parity": map[string]any{"with": "staging", "allow": []string{
+				"/instance_groups/name=redis/networks",
+				"/instance_groups/name=redis/azs",
+				"/instance_groups/name=redis/instances",
+				"/instance_groups/name=redis/vm_type",
+				"/instance_groups/name=redis/persistent_disk_type",
+				"/instance_groups/name=redis/jobs/name=redis/provides/redis/aliases",
+				"/instance_groups/name=sanity-tests/networks",
+			}},
 		},
 	}
 }
@@ -466,7 +483,7 @@ func (d *Demo) waitEligible(ctx context.Context, env, v string) error {
 
 // ---------------------------------------------------------------- the story
 
-func (d *Demo) publish(ctx context.Context, v string, scaled bool) (response, error) {
+func (d *Demo) publish(ctx context.Context, v string, scaleSteps int) (response, error) {
 	j := d.nextBuild("publish-candidate")
 	dir, err := d.buildDir(j)
 	if err != nil {
@@ -481,7 +498,7 @@ func (d *Demo) publish(ctx context.Context, v string, scaled bool) (response, er
 		return response{}, err
 	}
 	fmt.Fprintf(d.Out, "    job %s #%d, input templates-repo/ (a git checkout)\n", j.Name, j.Build)
-	if scaled {
+	for range scaleSteps {
 		change, err := scaleUp(templates)
 		if err != nil {
 			return response{}, err
@@ -512,7 +529,7 @@ func (d *Demo) publishFirst(ctx context.Context) error {
 		return err
 	}
 	var err error
-	if d.v1, err = d.publish(ctx, "0.1.0", false); err != nil {
+	if d.v1, err = d.publish(ctx, "0.1.0", 0); err != nil {
 		return err
 	}
 	_, err = d.expectCheck(ctx, "", "", nil, "0.1.0")
@@ -556,7 +573,7 @@ func (d *Demo) productionFirst(ctx context.Context) error {
 
 func (d *Demo) publishSecond(ctx context.Context) error {
 	var err error
-	if d.v2, err = d.publish(ctx, "0.1.1", true); err != nil {
+	if d.v2, err = d.publish(ctx, "0.1.1", 1); err != nil {
 		return err
 	}
 	if d.v2.meta("sha256") == d.v1.meta("sha256") {
@@ -591,19 +608,14 @@ func (d *Demo) dev2Second(ctx context.Context) error {
 }
 
 func (d *Demo) stagingSecond(ctx context.Context) error {
-	fmt.Fprintf(d.Out, "    What does production run now? (a live_in: production resource)\n")
-	live, err := d.expectCheck(ctx, "live_in", "production", nil, d.v1.Version.Version)
-	if err != nil {
-		return err
-	}
-	if _, err := d.pass(ctx, "reset-staging", version{Version: live[0].Version}, "staging", false, "reset to what production runs"); err != nil {
+	if err := d.resetStaging(ctx, d.v1.Version.Version); err != nil {
 		return err
 	}
 	if _, err := d.pass(ctx, "deploy-staging", d.v2.Version, "staging", false, ""); err != nil {
 		return err
 	}
 	fmt.Fprintf(d.Out, "    production is offered 0.1.0 only: 0.1.1 has not passed staging-tests yet.\n")
-	_, err = d.expectCheck(ctx, "eligible_for", "production", &version{Version: "0.1.0"}, "0.1.0")
+	_, err := d.expectCheck(ctx, "eligible_for", "production", &version{Version: "0.1.0"}, "0.1.0")
 	return err
 }
 
@@ -633,11 +645,63 @@ func (d *Demo) productionSecond(ctx context.Context) error {
 	return err
 }
 
+func (d *Demo) thirdTested(ctx context.Context) error {
+	var err error
+	if d.v3, err = d.publish(ctx, "0.1.2", 2); err != nil {
+		return err
+	}
+	if _, err := d.pass(ctx, "deploy-dev1", d.v3.Version, "dev1", false, ""); err != nil {
+		return err
+	}
+	if err := d.resetStaging(ctx, d.v2.Version.Version); err != nil {
+		return err
+	}
+	if _, err := d.pass(ctx, "deploy-staging", d.v3.Version, "staging", false, ""); err != nil {
+		return err
+	}
+	_, err = d.pass(ctx, "staging-tests", d.v3.Version, "staging-tests", false, "")
+	return err
+}
+
+// resetStaging records staging's reset to what production runs now: a
+// staging pass of production's live candidate, admitted because production
+// runs it, and marked a reset.
+func (d *Demo) resetStaging(ctx context.Context, want string) error {
+	fmt.Fprintf(d.Out, "    What does production run now? (a live_in: production resource)\n")
+	live, err := d.check(ctx, "live_in", "production", nil, false)
+	if err != nil {
+		return err
+	}
+	if len(live) != 1 || live[0].Version != want {
+		return fmt.Errorf("live_in: production lists %v, want %s", numbers(live), want)
+	}
+	resp, err := d.pass(ctx, "reset-staging", version{Version: live[0].Version}, "staging", false, "reset to what production runs")
+	if err != nil {
+		return err
+	}
+	if resp.meta("reset") == "" {
+		return fmt.Errorf("the reset's pass is not marked a reset (metadata %v)", resp.Metadata)
+	}
+	fmt.Fprintf(d.Out, "      marked: reset %s\n", resp.meta("reset"))
+	return nil
+}
+
 func (d *Demo) rollback(ctx context.Context) error {
-	fmt.Fprintf(d.Out, "    0.1.1 misbehaves in production; the operator pins 0.1.0 on the deploy job.\n")
+	fmt.Fprintf(d.Out, "    0.1.1 misbehaves in production. Going back to 0.1.0 is a change to production like any\n")
+	fmt.Fprintf(d.Out, "    other, so it goes the tested way: staging is reset to 0.1.1, then takes 0.1.0 and its tests.\n")
+	if err := d.resetStaging(ctx, d.v2.Version.Version); err != nil {
+		return err
+	}
+	if _, err := d.pass(ctx, "deploy-staging", d.v1.Version, "staging", false, rollbackNote); err != nil {
+		return err
+	}
+	if _, err := d.pass(ctx, "staging-tests", d.v1.Version, "staging-tests", false, ""); err != nil {
+		return err
+	}
 	if _, err := d.pass(ctx, "deploy-production", d.v1.Version, "production", true, rollbackNote); err != nil {
 		return err
 	}
+	d.rollbackBuild = d.builds["deploy-production"]
 	fmt.Fprintf(d.Out, "    live_in: production lists deployments in time order: the rollback is the newest,\n")
 	fmt.Fprintf(d.Out, "    so jobs triggered by production deployments run again.\n")
 	history, err := d.expectCheck(ctx, "live_in", "production", &d.firstDeploy, "0.1.0", "0.1.1", "0.1.0")
@@ -663,6 +727,20 @@ func (d *Demo) rollback(ctx context.Context) error {
 		return fmt.Errorf("check live_in: production with no version lists %v, want the rollback %v alone", newest, history[2])
 	}
 	return nil
+}
+
+func (d *Demo) upgradeRefused(ctx context.Context) error {
+	line, err := d.refusedPass(ctx, "deploy-production", d.v3.Version, "production")
+	if err != nil {
+		return err
+	}
+	const want = "staging tested 0.1.2 as an upgrade from 0.1.1, but production runs 0.1.0: reset staging to 0.1.0 and deploy 0.1.2 again"
+	if !strings.Contains(line, want) {
+		return fmt.Errorf("the refusal does not name the untested upgrade: %q", line)
+	}
+	fmt.Fprintf(d.Out, "    And check does not offer 0.1.2 to production either:\n")
+	_, err = d.expectCheck(ctx, "eligible_for", "production", &version{Version: "0.1.0"}, "0.1.0", "0.1.1")
+	return err
 }
 
 func (d *Demo) renderDiff(ctx context.Context) error {
@@ -735,7 +813,7 @@ func readReleases(path string) ([]release, error) {
 }
 
 func (d *Demo) table(ctx context.Context) error {
-	all, err := d.expectCheck(ctx, "", "", &version{Version: "0.1.0"}, "0.1.0", "0.1.1")
+	all, err := d.expectCheck(ctx, "", "", &version{Version: "0.1.0"}, "0.1.0", "0.1.1", "0.1.2")
 	if err != nil {
 		return err
 	}
@@ -745,7 +823,7 @@ func (d *Demo) table(ctx context.Context) error {
 		return err
 	}
 	records := map[string][]passRecord{}
-	published := map[string]string{"0.1.0": d.v1.meta("sha256"), "0.1.1": d.v2.meta("sha256")}
+	published := map[string]string{"0.1.0": d.v1.meta("sha256"), "0.1.1": d.v2.meta("sha256"), "0.1.2": d.v3.meta("sha256")}
 	for _, v := range all {
 		dest := "candidate-" + v.Version
 		resp, err := d.get(ctx, j, dir, dest, v, map[string]any{"skip_download": true})
@@ -789,8 +867,9 @@ func (d *Demo) table(ctx context.Context) error {
 
 	// What the story recorded, environment → number of passes.
 	want := map[string]map[string]int{
-		"0.1.0": {"dev1": 1, "staging": 2, "staging-tests": 1, "production": 2},
-		"0.1.1": {"dev2": 1, "staging": 1, "staging-tests": 1, "production": 1},
+		"0.1.0": {"dev1": 1, "staging": 3, "staging-tests": 2, "production": 2},
+		"0.1.1": {"dev2": 1, "staging": 3, "staging-tests": 1, "production": 1},
+		"0.1.2": {"dev1": 1, "staging": 1, "staging-tests": 1},
 	}
 	for v, recs := range records {
 		got := map[string]int{}
@@ -813,7 +892,7 @@ func (d *Demo) table(ctx context.Context) error {
 	}
 	fmt.Fprintf(d.Out, "    0.1.0's dev1 pass was recorded by %s\n", first.Build.URL)
 	last := records["0.1.0"][len(records["0.1.0"])-1]
-	rollbackURL := buildURL(job{Name: "deploy-production", Build: d.builds["deploy-production"]})
+	rollbackURL := buildURL(job{Name: "deploy-production", Build: d.rollbackBuild})
 	if last.Environment != "production" || last.Note != rollbackNote || last.Build.URL != rollbackURL {
 		return fmt.Errorf("0.1.0's last pass record is %s, want the rollback to production with note %q by %s", compact(last), rollbackNote, rollbackURL)
 	}

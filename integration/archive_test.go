@@ -16,6 +16,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
+
+	"github.com/templates-candidate/templates-candidate-resource/pkg/store"
 )
 
 // tarEntry is one raw entry of a hand-made (possibly hostile) tarball.
@@ -68,12 +70,13 @@ func seedCandidate(bucket, version string, tgz []byte) string {
 	blob := "blobs/seeded-" + randomHex(8) + ".tgz"
 	claim, err := json.Marshal(map[string]any{
 		"version": version, "sha256": digest, "size": len(tgz), "blob": blob,
-		"created": time.Now().UTC().Format(time.RFC3339Nano), "created_by": "integration-seed",
+		"created_by": "integration-seed", "policy_seq": 1, "releases": map[string]any{},
 	})
 	Expect(err).NotTo(HaveOccurred())
+	seedPolicy(bucket, "")
 	putObject(bucket, blob, tgz)
-	putObject(bucket, "versions/"+version+".json", claim)
-	putObject(bucket, "candidates/"+version+"/"+digest+".json", claim)
+	putObject(bucket, store.ClaimKey(version), claim)
+	putObject(bucket, store.CommitKey(version, 1, ""), claim)
 	return digest
 }
 

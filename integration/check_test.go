@@ -8,6 +8,8 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	"github.com/templates-candidate/templates-candidate-resource/pkg/store"
 )
 
 var _ = Describe("check", func() {
@@ -77,7 +79,7 @@ var _ = Describe("check", func() {
 		// A claim and a blob without the commit record: what a publish
 		// interrupted before its last write leaves behind.
 		putObject(bucket, "blobs/interrupted.tgz", []byte("not committed"))
-		putObject(bucket, "versions/2.0.0.json", []byte(`{"version":"2.0.0","sha256":"00","size":13,"blob":"blobs/interrupted.tgz"}`))
+		putObject(bucket, store.ClaimKey("2.0.0"), []byte(`{"version":"2.0.0","sha256":"00","size":13,"blob":"blobs/interrupted.tgz","policy_seq":1}`))
 
 		versions, sess := check(map[string]any{"source": source(bucket, nil)})
 		succeeded(sess)
@@ -140,55 +142,78 @@ var _ = Describe("check", func() {
 			return s
 		}
 
-		It("lists only: one ListObjectsV2 per 1000 keys and no GET or HEAD per candidate", func() {
+		// pages is what a full listing of n keys costs.
+		pages := func(keys int) int { return max(1, int(math.Ceil(float64(keys)/1000))) }
+
+		It("reads listings only: ⌈keys/1000⌉ per prefix with no version, one per prefix from a known version, no GET or HEAD", func() {
 			const prefix = "p/"
-			var all, passed []string
+			var all []string
 			for i := range 2500 {
 				all = append(all, fmt.Sprintf("1.0.%d", i))
 			}
-			passed = all[:1200]
 			seedCandidates(bucket, prefix, all)
-			deployed := seedPasses(bucket, prefix, "dev1", passed, time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC))
-			pages := func(keys int) int { return max(1, int(math.Ceil(float64(keys)/1000))) }
+			deployed := seedPasses(bucket, prefix, "dev1", all, time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC))
+			at := func(extra map[string]any) map[string]any {
+				extra["prefix"] = prefix
+				return viaProxy(extra)
+			}
+			newestDeploy := map[string]string{"version": "1.0.2499", "deployed": deployed["1.0.2499"].Format(time.RFC3339Nano)}
+			expectCheck := func(what string, src map[string]any, from map[string]string, want []map[string]string, listings map[string]int) {
+				By(what)
+				proxy.Reset()
+				req := map[string]any{"source": src}
+				if from != nil {
+					req["version"] = from
+				}
+				versions, sess := check(req)
+				succeeded(sess)
+				Expect(versions).To(Equal(want))
+				total := 0
+				for _, n := range listings {
+					total += n
+				}
+				Expect(proxy.Counts()).To(Equal(map[string]int{"ListObjectsV2": total}), "listings only, no GET or HEAD")
+				got := map[string]int{}
+				for _, p := range proxy.ListPrefixes() {
+					got[p]++
+				}
+				Expect(got).To(Equal(listings))
+			}
+			dev1Deploy := func(v string) map[string]string {
+				return map[string]string{"version": v, "deployed": deployed[v].Format(time.RFC3339Nano)}
+			}
 
-			By("default mode: candidates/ only")
-			proxy.Reset()
-			versions, sess := check(map[string]any{"source": viaProxy(map[string]any{"prefix": prefix})})
-			succeeded(sess)
-			Expect(versionsOf(versions)).To(Equal([]string{"1.0.2499"}))
-			Expect(proxy.Counts()).To(Equal(map[string]int{"ListObjectsV2": pages(2500)}))
-			Expect(proxy.ListPrefixes()).To(HaveEach(Equal(prefix + "candidates/")))
+			expectCheck("default mode, no version: the whole of candidates/, the newest alone",
+				at(map[string]any{}), nil, []map[string]string{ver("1.0.2499")},
+				map[string]int{prefix + "policies/": 1, prefix + "candidates/": pages(2500)})
+			expectCheck("default mode from the newest: one listing per prefix",
+				at(map[string]any{}), ver("1.0.2499"), []map[string]string{ver("1.0.2499")},
+				map[string]int{prefix + "policies/": 1, prefix + "candidates/": 1})
+			expectCheck("default mode from an older version: only what follows it",
+				at(map[string]any{}), ver("1.0.2000"), versionsFrom(all, 2000),
+				map[string]int{prefix + "policies/": 1, prefix + "candidates/": 1})
+			expectCheck("eligible_for, no version: candidates/ and each upstream's passes/ in full",
+				at(map[string]any{"eligible_for": "staging"}), nil, []map[string]string{ver("1.0.2499")},
+				map[string]int{prefix + "policies/": 1, prefix + "candidates/": pages(2500), prefix + "passes/dev1/": pages(2500), prefix + "passes/dev2/": 1})
+			expectCheck("eligible_for from the newest: one listing per prefix",
+				at(map[string]any{"eligible_for": "staging"}), ver("1.0.2499"), []map[string]string{ver("1.0.2499")},
+				map[string]int{prefix + "policies/": 1, prefix + "candidates/": 1, prefix + "passes/dev1/": 1, prefix + "passes/dev2/": 1})
+			expectCheck("live_in, no version: the whole of deploys/dev1/",
+				at(map[string]any{"live_in": "dev1"}), nil, []map[string]string{newestDeploy},
+				map[string]int{prefix + "policies/": 1, prefix + "deploys/dev1/": pages(2500)})
+			expectCheck("live_in from the newest deployment: one listing per prefix",
+				at(map[string]any{"live_in": "dev1"}), newestDeploy, []map[string]string{newestDeploy},
+				map[string]int{prefix + "policies/": 1, prefix + "deploys/dev1/": 1})
+			expectCheck("live_in from an older deployment: it and the ones after it",
+				at(map[string]any{"live_in": "dev1"}), dev1Deploy("1.0.2497"), []map[string]string{dev1Deploy("1.0.2497"), dev1Deploy("1.0.2498"), newestDeploy},
+				map[string]int{prefix + "policies/": 1, prefix + "deploys/dev1/": 1})
 
-			By("default mode from the oldest version: still listings only")
-			proxy.Reset()
-			versions, sess = check(map[string]any{"source": viaProxy(map[string]any{"prefix": prefix}), "version": ver("1.0.0")})
-			succeeded(sess)
-			Expect(versions).To(HaveLen(2500))
-			Expect(versions[0]).To(Equal(ver("1.0.0")))
-			Expect(versions[2499]).To(Equal(ver("1.0.2499")))
-			Expect(proxy.Counts()).To(Equal(map[string]int{"ListObjectsV2": pages(2500)}))
-
-			By("eligible_for: candidates/ plus passes/<env>/ of each upstream environment")
-			proxy.Reset()
-			versions, sess = check(map[string]any{"source": viaProxy(map[string]any{
-				"prefix": prefix, "environments": redisPolicy(), "eligible_for": "staging",
-			})})
-			succeeded(sess)
-			Expect(versionsOf(versions)).To(Equal([]string{"1.0.1199"}))
-			Expect(proxy.Counts()).To(Equal(map[string]int{"ListObjectsV2": pages(2500) + pages(1200) + pages(0)}))
-			Expect(proxy.ListPrefixes()).To(HaveEach(BeElementOf(prefix+"candidates/", prefix+"passes/dev1/", prefix+"passes/dev2/")))
-
-			By("live_in: passes/<env>/ only")
-			proxy.Reset()
-			versions, sess = check(map[string]any{"source": viaProxy(map[string]any{
-				"prefix": prefix, "environments": redisPolicy(), "live_in": "dev1",
-			})})
-			succeeded(sess)
-			Expect(versions).To(HaveLen(1))
-			Expect(versions[0]).To(HaveKeyWithValue("version", "1.0.1199"))
-			Expect(parseDeployed(versions[0]["deployed"])).To(BeTemporally("==", deployed["1.0.1199"]))
-			Expect(proxy.Counts()).To(Equal(map[string]int{"ListObjectsV2": pages(1200)}))
-			Expect(proxy.ListPrefixes()).To(HaveEach(Equal(prefix + "passes/dev1/")))
+			By("new versions after a known one: listed from the known version on")
+			more := []string{"1.0.2500", "1.0.2501", "1.1.0-rc.1", "1.1.0"}
+			seedCandidates(bucket, prefix, more)
+			expectCheck("default mode from the newest known: the new ones, still one listing",
+				at(map[string]any{}), ver("1.0.2499"), []map[string]string{ver("1.0.2499"), ver("1.0.2500"), ver("1.0.2501"), ver("1.1.0-rc.1"), ver("1.1.0")},
+				map[string]int{prefix + "policies/": 1, prefix + "candidates/": 1})
 		})
 
 		It("costs one listing per prefix for a few real candidates", func() {
@@ -201,16 +226,25 @@ var _ = Describe("check", func() {
 			versions, sess := check(map[string]any{"source": viaProxy(map[string]any{"environments": redisPolicy()}), "version": ver("1.0.0")})
 			succeeded(sess)
 			Expect(versionsOf(versions)).To(Equal([]string{"1.0.0", "1.0.1"}))
-			Expect(proxy.Counts()).To(Equal(map[string]int{"ListObjectsV2": 1}))
+			Expect(proxy.Counts()).To(Equal(map[string]int{"ListObjectsV2": 2}), "policies/ and candidates/")
 
 			proxy.Reset()
 			versions, sess = check(map[string]any{"source": viaProxy(map[string]any{"environments": redisPolicy(), "eligible_for": "staging"})})
 			succeeded(sess)
 			Expect(versionsOf(versions)).To(Equal([]string{"1.0.0"}))
-			Expect(proxy.Counts()).To(Equal(map[string]int{"ListObjectsV2": 3}))
+			Expect(proxy.Counts()).To(Equal(map[string]int{"ListObjectsV2": 4}), "policies/, candidates/, passes/dev1/, passes/dev2/")
 		})
 	})
 })
+
+// versionsFrom is all[i:] as check versions.
+func versionsFrom(all []string, i int) []map[string]string {
+	out := []map[string]string{}
+	for _, v := range all[i:] {
+		out = append(out, ver(v))
+	}
+	return out
+}
 
 // parseDeployed parses a live_in "deployed" value: RFC 3339, UTC, with
 // nanoseconds.

@@ -152,7 +152,7 @@ var _ = Describe("faults between the resource and S3", func() {
 				Expect(parts).To(BeTrue(), "a 40 MB candidate is uploaded in parts")
 				complete, ok := firstEvent(events, func(e proxyEvent) bool { return e.Op == "CompleteMultipartUpload" && e.Status == http.StatusOK })
 				Expect(ok).To(BeTrue(), "the upload completed: %v", events)
-				claim, ok := firstEvent(events, func(e proxyEvent) bool { return e.Op == "PutObject" && strings.HasPrefix(e.Key, "versions/") })
+				claim, ok := firstEvent(events, func(e proxyEvent) bool { return e.Op == "PutObject" && strings.HasPrefix(e.Key, "claims/") })
 				Expect(ok).To(BeTrue())
 				commit, ok := firstEvent(events, func(e proxyEvent) bool { return e.Op == "PutObject" && strings.HasPrefix(e.Key, "candidates/") })
 				Expect(ok).To(BeTrue())
@@ -192,7 +192,7 @@ var _ = Describe("faults between the resource and S3", func() {
 			expectRefusal(sess, "uploading")
 			Expect(time.Since(startedAt)).To(BeNumerically("<", time.Minute))
 			Expect(proxy.Hits("upload")).To(BeNumerically(">", 1), "the cut parts were retried")
-			Expect(keysUnder(bucket, "versions/")).To(BeEmpty(), "no half candidate: no claim")
+			Expect(keysUnder(bucket, "claims/")).To(BeEmpty(), "no half candidate: no claim")
 			Expect(keysUnder(bucket, "candidates/")).To(BeEmpty(), "no half candidate: no commit")
 			versions, sess := check(map[string]any{"source": direct})
 			succeeded(sess)
@@ -266,7 +266,7 @@ var _ = Describe("faults between the resource and S3", func() {
 				Expect(proxy.Hits(name)).To(Equal(1), "the fault was injected")
 				succeeded(sess)
 				Expect(resp.Version).To(Equal(ver("1.0.0")))
-				Expect(keysUnder(bucket, "versions/")).To(HaveLen(1))
+				Expect(keysUnder(bucket, "claims/")).To(HaveLen(1))
 				Expect(keysUnder(bucket, "candidates/")).To(HaveLen(1))
 				digest, _ := resp.Meta("sha256")
 				dest := filepath.Join(GinkgoT().TempDir(), "get")
@@ -274,7 +274,7 @@ var _ = Describe("faults between the resource and S3", func() {
 				succeeded(sess)
 				Expect(readTrimmed(filepath.Join(dest, "sha256"))).To(Equal(digest))
 			},
-			Entry("the claim (versions/)", "claim", isWriteUnder("versions/"), false),
+			Entry("the claim (claims/)", "claim", isWriteUnder("claims/"), false),
 			Entry("the commit record (candidates/)", "commit", isWriteUnder("candidates/"), false),
 			// The blob's PutObject is create-only: its retry meets 412 and
 			// accepts the blob the lost first attempt stored.
@@ -293,7 +293,7 @@ var _ = Describe("faults between the resource and S3", func() {
 			_, sess := pass(viaProxy, getDir, "dev1")
 			Expect(proxy.Hits("pass")).To(Equal(1), "the fault was injected")
 			succeeded(sess)
-			Expect(keysUnder(bucket, "passes/dev1/1.0.0/")).To(HaveLen(1))
+			Expect(keysUnder(bucket, "passes/dev1/"+versionKey("1.0.0")+"/")).To(HaveLen(1))
 		})
 	})
 })

@@ -31,6 +31,9 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
+
+	"github.com/templates-candidate/templates-candidate-resource/pkg/policy"
+	"github.com/templates-candidate/templates-candidate-resource/pkg/store"
 )
 
 // ---------------------------------------------------------------------------
@@ -128,10 +131,12 @@ func putObjects(bucket string, objects map[string][]byte) {
 // ---------------------------------------------------------------------------
 // Requests
 
-// source builds a source block for the suite's gateway. Keys in extra are
-// added or override; a nil value removes the key.
+// source builds a source block for the suite's gateway, with the Redis
+// policy (the first publish stores it). Keys in extra are added or override;
+// a nil value removes the key.
 func source(bucket string, extra map[string]any) map[string]any {
 	s := map[string]any{
+		"environments":      redisPolicy(),
 		"bucket":            bucket,
 		"endpoint":          cfg.Endpoint,
 		"use_path_style":    true,
@@ -515,6 +520,15 @@ func mustPass(src map[string]any, version, env string) Response {
 	return resp
 }
 
+// updatePolicy stores src's environments as the new policy of its prefix
+// (params.update_policy), as a deliberate change would.
+func updatePolicy(src map[string]any) Response {
+	GinkgoHelper()
+	resp, sess := out(GinkgoT().TempDir(), map[string]any{"source": src, "params": map[string]any{"update_policy": true}})
+	succeeded(sess)
+	return resp
+}
+
 func versionsOf(vs []map[string]string) []string {
 	out := make([]string, len(vs))
 	for i, v := range vs {
@@ -723,30 +737,47 @@ func s3Operation(r *http.Request) string {
 	return r.Method + " " + r.URL.Path
 }
 
-// seedCandidates writes commit records for versions straight into the
-// bucket, following the key layout of the contract, so a check has many
-// keys to list without publishing thousands of candidates.
+// seedPolicy stores the Redis policy as policy 1 under prefix, as a first
+// publish would, so seeded candidates have a policy to be validated under.
+func seedPolicy(bucket, prefix string) {
+	GinkgoHelper()
+	raw, _ := json.Marshal(redisPolicy())
+	var pol policy.Policy
+	Expect(json.Unmarshal(raw, &pol)).To(Succeed())
+	digest := pol.Digest()
+	body, _ := json.Marshal(map[string]any{"seq": 1, "digest": digest, "environments": pol, "time": time.Now().UTC(), "build": map[string]any{}})
+	putObjects(bucket, map[string][]byte{
+		prefix + "layout.json":                     []byte(`{"layout":2}`),
+		prefix + "policies/a1_" + digest + ".json": body,
+	})
+}
+
+// versionKey is a version's key in the layout (semver order as byte order).
+func versionKey(v string) string {
+	GinkgoHelper()
+	k, ok := store.VersionKey(v)
+	Expect(ok).To(BeTrue(), "%q is not a version", v)
+	return k
+}
+
+// seedCandidates writes the policy and commit records for versions straight
+// into the bucket, following the key layout, so a check has many keys to
+// list without publishing thousands of candidates.
 func seedCandidates(bucket, prefix string, versions []string) {
 	GinkgoHelper()
+	seedPolicy(bucket, prefix)
 	objs := map[string][]byte{}
 	for _, v := range versions {
-		sum := sha256.Sum256([]byte(v))
-		digest := hex.EncodeToString(sum[:])
-		body, _ := json.Marshal(map[string]any{
-			"version": v, "sha256": digest, "size": 1,
-			"blob": "blobs/" + digest + ".tgz", "created": time.Now().UTC().Format(time.RFC3339Nano),
-			"created_by": "integration-seed",
-		})
-		objs[prefix+"candidates/"+v+"/"+digest+".json"] = body
+		objs[prefix+"candidates/"+versionKey(v)+"_a1"] = []byte(`{"version":"` + v + `"}`)
 	}
 	putObjects(bucket, objs)
 }
 
-// passKeyTime is the <time> of a pass key.
+// passKeyTime is the <time> of pass and deployment keys.
 const passKeyTime = "20060102T150405.000000000Z"
 
-// seedPasses writes one pass record per version into env, at increasing
-// times from base, and returns the time of each.
+// seedPasses writes one pass record (and its deployment entry) per version
+// into env, at increasing times from base, and returns the time of each.
 func seedPasses(bucket, prefix, env string, versions []string, base time.Time) map[string]time.Time {
 	GinkgoHelper()
 	objs := map[string][]byte{}
@@ -758,7 +789,10 @@ func seedPasses(bucket, prefix, env string, versions []string, base time.Time) m
 			"environment": env, "version": v, "time": t.Format(time.RFC3339Nano),
 			"build": map[string]any{}, "note": "seeded",
 		})
-		objs[prefix+"passes/"+env+"/"+v+"/"+t.Format(passKeyTime)+"_"+randomHex(4)+".json"] = body
+		nonce := randomHex(4)
+		rel := "passes/" + env + "/" + versionKey(v) + "/" + t.Format(passKeyTime) + "_" + nonce + ".json"
+		objs[prefix+rel] = body
+		objs[prefix+"deploys/"+env+"/"+t.Format(passKeyTime)+"_"+nonce+"_"+versionKey(v)] = []byte(rel)
 	}
 	putObjects(bucket, objs)
 	return times

@@ -69,16 +69,29 @@ var _ = Describe("live_in: deployment history", func() {
 		Expect(versions).To(Equal([]map[string]string{rollback}))
 
 		By("passes into other environments are not deployments to staging")
-		mustPass(live, "1.0.1", "staging-tests")
+		mustPass(plain, "1.0.1", "staging-tests")
 		versions, sess = check(map[string]any{"source": live})
 		succeeded(sess)
 		Expect(versions).To(Equal([]map[string]string{rollback}))
 	})
 
-	It("answers a pass into another environment with the plain version", func() {
+	It("refuses a pass into another environment: its version is no deployment of staging", func() {
 		deploy("1.0.0")
-		resp := mustPass(live, "1.0.0", "staging-tests")
-		Expect(resp.Version).To(Equal(ver("1.0.0")))
+		dir, _ := get(live, ver("1.0.0"), map[string]any{"skip_download": true})
+		before := bucketKeys(bucket)
+		_, sess := pass(live, dir, "staging-tests")
+		expectRefusal(sess, "live in staging", "passes of staging only")
+		Expect(bucketKeys(bucket)).To(Equal(before))
+	})
+
+	It("orders deployments recorded within one second of the store's clock by when they were recorded", func() {
+		var deployed []map[string]string
+		for _, v := range []string{"1.0.0", "1.0.1", "1.0.0", "1.0.1", "1.0.0"} {
+			deployed = append(deployed, deploy(v))
+		}
+		versions, sess := check(map[string]any{"source": live, "version": deployed[0]})
+		succeeded(sess)
+		Expect(versions).To(Equal(deployed))
 	})
 
 	It("lists deployments recorded through a source without live_in too", func() {

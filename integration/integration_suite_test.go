@@ -1,7 +1,6 @@
 package integration_test
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -21,7 +20,8 @@ import (
 )
 
 // TestIntegration drives the compiled check, in and out binaries through the
-// Concourse resource protocol against a real S3 server (versitygw).
+// Concourse resource protocol against a real S3 server: versitygw, or
+// SeaweedFS with TC_S3_STORE=seaweedfs (stores_test.go).
 func TestIntegration(t *testing.T) {
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "templates-candidate integration suite")
@@ -44,7 +44,13 @@ type suiteConfig struct {
 	Endpoint  string `json:"endpoint"`
 	SecretKey string `json:"secret_key"`
 	HomeDir   string `json:"home_dir"`
-	DataDir   string `json:"data_dir"` // versitygw's posix root: <DataDir>/<bucket>/<key>
+	Store     string `json:"store"`    // storeVersitygw or storeSeaweedFS
+	DataDir   string `json:"data_dir"` // versitygw only: its posix root, <DataDir>/<bucket>/<key>
+
+	// SeaweedFS only: its S3 gateway's HTTPS endpoint and CA, for the TLS specs.
+	TLSEndpoint string `json:"tls_endpoint"`
+	TLSCA       string `json:"tls_ca"`
+	TLSCAFile   string `json:"tls_ca_file"`
 }
 
 var (
@@ -52,16 +58,20 @@ var (
 	s3Client *s3.Client
 
 	// Owned by process #1 only.
-	gateway     *exec.Cmd
-	gatewayDone chan struct{}
-	gatewayDir  string
-	gatewayLog  *os.File
+	suiteStore *storeProcess
+	suiteDir   string
 )
 
 var _ = SynchronizedBeforeSuite(func() []byte {
-	bin := findVersitygw()
-
 	var c suiteConfig
+	c.Store = selectedStore()
+	// Fail on a missing store binary before spending time compiling.
+	if c.Store == storeSeaweedFS {
+		findWeed()
+	} else {
+		findVersitygw()
+	}
+
 	var err error
 	By("compiling check, in and out")
 	c.Check, err = gexec.Build(modulePath + "/check")
@@ -73,53 +83,12 @@ var _ = SynchronizedBeforeSuite(func() []byte {
 	c.Rusage, err = gexec.Build(modulePath + "/bench/rusage")
 	Expect(err).NotTo(HaveOccurred(), "building bench/rusage")
 
-	gatewayDir, err = os.MkdirTemp("", "tc-integration-")
+	suiteDir, err = os.MkdirTemp("", "tc-integration-")
 	Expect(err).NotTo(HaveOccurred())
-	dataDir := filepath.Join(gatewayDir, "data")
-	c.HomeDir = filepath.Join(gatewayDir, "home")
-	c.DataDir = dataDir
-	Expect(os.MkdirAll(dataDir, 0o755)).To(Succeed())
+	c.HomeDir = filepath.Join(suiteDir, "home")
 	Expect(os.MkdirAll(c.HomeDir, 0o755)).To(Succeed())
-
 	c.SecretKey = "tc-it-secret-" + randomHex(12)
-	port := freePort()
-	c.Endpoint = fmt.Sprintf("http://127.0.0.1:%d", port)
-
-	By("starting versitygw on " + c.Endpoint)
-	gatewayLog, err = os.Create(filepath.Join(gatewayDir, "versitygw.log"))
-	Expect(err).NotTo(HaveOccurred())
-	gateway = exec.Command(bin,
-		"--port", fmt.Sprintf("127.0.0.1:%d", port),
-		"--region", regionName,
-		"--quiet",
-		"posix", dataDir)
-	gateway.Env = []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + c.HomeDir,
-		"ROOT_ACCESS_KEY=" + accessKeyID,
-		"ROOT_SECRET_KEY=" + c.SecretKey,
-	}
-	gateway.Stdout = gatewayLog
-	gateway.Stderr = gatewayLog
-	Expect(gateway.Start()).To(Succeed())
-	gatewayDone = make(chan struct{})
-	go func() {
-		_ = gateway.Wait()
-		close(gatewayDone)
-	}()
-
-	client := newS3Client(c.Endpoint, c.SecretKey)
-	Eventually(func() error {
-		select {
-		case <-gatewayDone:
-			log, _ := os.ReadFile(gatewayLog.Name())
-			return StopTrying("versitygw exited early:\n" + string(log))
-		default:
-		}
-		_, err := client.ListBuckets(context.Background(), &s3.ListBucketsInput{})
-		return err
-	}).WithTimeout(30*time.Second).WithPolling(100*time.Millisecond).Should(Succeed(),
-		"versitygw did not answer; log in %s", gatewayLog.Name())
+	suiteStore = startStore(&c, suiteDir)
 
 	data, err := json.Marshal(c)
 	Expect(err).NotTo(HaveOccurred())
@@ -131,15 +100,9 @@ var _ = SynchronizedBeforeSuite(func() []byte {
 })
 
 var _ = SynchronizedAfterSuite(func() {}, func() {
-	if gateway != nil && gateway.Process != nil {
-		_ = gateway.Process.Kill()
-		<-gatewayDone
-	}
-	if gatewayLog != nil {
-		_ = gatewayLog.Close()
-	}
-	if gatewayDir != "" {
-		_ = os.RemoveAll(gatewayDir)
+	suiteStore.stop()
+	if suiteDir != "" {
+		_ = os.RemoveAll(suiteDir)
 	}
 	gexec.CleanupBuildArtifacts()
 })

@@ -185,7 +185,7 @@ var _ = Describe("rendering manifests per environment", func() {
 			versions, sess := check(map[string]any{"source": eligible, "version": ver("1.0.0")})
 			succeeded(sess)
 			Expect(versionsOf(versions)).To(Equal([]string{"1.0.0"}))
-			Expect(proxy.Counts()).To(Equal(map[string]int{"ListObjectsV2": 3}), "candidates/, passes/dev1/, passes/dev2/ and nothing else")
+			Expect(proxy.Counts()).To(Equal(map[string]int{"ListObjectsV2": 4}), "policies/, candidates/, passes/dev1/, passes/dev2/ and nothing else")
 		})
 
 		It("still lets a dev release into an environment without the gate", func() {

@@ -94,7 +94,7 @@ var _ = Describe("out: publishing a candidate", func() {
 			Expect(sha(second)).To(Equal(sha(first)))
 
 			Expect(keysUnder(bucket, "candidates/")).To(HaveLen(1))
-			Expect(keysUnder(bucket, "versions/")).To(HaveLen(1))
+			Expect(keysUnder(bucket, "claims/")).To(HaveLen(1))
 			Expect(nonBlobKeys(bucketKeys(bucket))).To(Equal(nonBlobKeys(keys)))
 		})
 

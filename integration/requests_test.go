@@ -192,9 +192,9 @@ var _ = Describe("bad requests", func() {
 		Entry("in: a version that is not a string", badRequest{"in", inVersion(map[string]any{"version": 1}), []string{"version.version"}}),
 		Entry("in: an empty version", badRequest{"in", inVersion(map[string]any{}), []string{"version"}}),
 		Entry("in: render of an undeclared environment", badRequest{"in", inReq(map[string]any{"render": "qa"}), []string{"render", "qa"}}),
-		Entry("in: render without environments declared at all", badRequest{"in", func(f *fixture) any {
-			return map[string]any{"source": f.src(map[string]any{"environments": nil}), "version": ver("1.0.0"), "params": map[string]any{"render": "dev1"}}
-		}, []string{"render", "dev1"}}),
+		Entry("in: render of an environment the stored policy does not declare (source.environments omitted)", badRequest{"in", func(f *fixture) any {
+			return map[string]any{"source": f.src(map[string]any{"environments": nil}), "version": ver("1.0.0"), "params": map[string]any{"render": "qa"}}
+		}, []string{"params.render", "qa", "not declared"}}),
 		Entry("in: an unreachable endpoint", badRequest{"in", unreachable(inReq(nil)), []string{"cannot reach"}}),
 		Entry("in: a wrong secret key", badRequest{"in", wrongSecret(inReq(nil)), []string{"credentials"}}),
 
@@ -223,9 +223,9 @@ var _ = Describe("bad requests", func() {
 
 		// out: record a pass
 		Entry("out: a pass into an undeclared environment", badRequest{"out", outReq(map[string]any{"candidate": "cand", "environment": "qa"}), []string{"qa"}}),
-		Entry("out: a pass without environments declared at all", badRequest{"out", func(f *fixture) any {
-			return map[string]any{"source": f.src(map[string]any{"environments": nil}), "params": map[string]any{"candidate": "cand", "environment": "dev1"}}
-		}, []string{"dev1"}}),
+		Entry("out: a pass into an environment the stored policy does not declare (source.environments omitted)", badRequest{"out", func(f *fixture) any {
+			return map[string]any{"source": f.src(map[string]any{"environments": nil}), "params": map[string]any{"candidate": "cand", "environment": "qa"}}
+		}, []string{"params.environment", "qa", "not declared"}}),
 		Entry("out: a candidate without environment", badRequest{"out", outReq(map[string]any{"candidate": "cand"}), []string{"environment"}}),
 		Entry("out: an environment without candidate", badRequest{"out", outReq(map[string]any{"environment": "dev1"}), []string{"candidate"}}),
 		Entry("out: a candidate directory not made by this resource", badRequest{"out", outReq(map[string]any{"candidate": "empty", "environment": "dev1"}), []string{"candidate"}}),
@@ -233,7 +233,7 @@ var _ = Describe("bad requests", func() {
 		Entry("out: a pass with an unknown param", badRequest{"out", outReq(map[string]any{"candidate": "cand", "environment": "dev1", "notes": "typo"}), []string{"notes"}}),
 		Entry("out: a candidate whose version is not in the store", badRequest{"out", outReq(map[string]any{"candidate": "stale", "environment": "dev1"}), []string{"9.9.9"}}),
 		Entry("out: a candidate whose sha256 is not the stored one", badRequest{"out", outReq(map[string]any{"candidate": "forged", "environment": "dev1"}), []string{"sha256"}}),
-		Entry("out: a candidate whose version is banana", badRequest{"out", outReq(map[string]any{"candidate": "not-semver", "environment": "dev1"}), []string{"banana"}}),
+		Entry("out: a candidate whose version is banana", badRequest{"out", outReq(map[string]any{"candidate": "not-semver", "environment": "dev1"}), []string{"not-semver/version", "not hold a semantic version"}}),
 		Entry("out: a candidate whose sha256 is not a digest", badRequest{"out", outReq(map[string]any{"candidate": "not-a-digest", "environment": "dev1"}), []string{"not-a-digest/sha256"}}),
 		Entry("out: a pass to an unreachable endpoint", badRequest{"out", unreachable(outReq(map[string]any{"candidate": "cand", "environment": "dev1"})), []string{"cannot reach"}}),
 		Entry("out: a pass with a wrong secret key", badRequest{"out", wrongSecret(outReq(map[string]any{"candidate": "cand", "environment": "dev1"})), []string{"credentials"}}),

@@ -165,12 +165,12 @@ func outPeakRSS(dir string, req any) (*gexec.Session, int64) {
 type observation struct {
 	At    time.Time // when the look started
 	Done  time.Time // when check had answered
-	Keys  []string  // versions/ and candidates/ keys
+	Keys  []string  // claims/ and candidates/ keys
 	Check string    // check's stdout
 	Err   error
 }
 
-// watchStore lists versions/ and candidates/ and runs check (against src)
+// watchStore lists claims/ and candidates/ and runs check (against src)
 // over and over until done is closed, and returns what it saw.
 func watchStore(bucket string, src map[string]any, done <-chan struct{}) <-chan []observation {
 	result := make(chan []observation, 1)
@@ -186,7 +186,7 @@ func watchStore(bucket string, src map[string]any, done <-chan struct{}) <-chan 
 			default:
 			}
 			o := observation{At: time.Now()}
-			for _, prefix := range []string{"versions/", "candidates/"} {
+			for _, prefix := range []string{"claims/", "candidates/"} {
 				keys, err := listKeys(bucket, prefix)
 				o.Keys = append(o.Keys, keys...)
 				if err != nil {

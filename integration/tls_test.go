@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"time"
 
@@ -64,30 +63,11 @@ var _ = Describe("TLS to a private store", Ordered, func() {
 	)
 
 	BeforeAll(func() {
-		bin := findVersitygw()
 		dir := GinkgoT().TempDir()
-		data := filepath.Join(dir, "data")
-		Expect(os.MkdirAll(data, 0o755)).To(Succeed())
-		certPath, keyPath := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-		caPEM = selfSigned(certPath, keyPath, "tc-integration-gateway")
-		ourCA = certPath
 		unrelatedCA = filepath.Join(dir, "unrelated.pem")
 		selfSigned(unrelatedCA, "", "tc-integration-unrelated")
-
-		port := freePort()
-		endpoint = fmt.Sprintf("https://127.0.0.1:%d", port)
-		cmd := exec.Command(bin, "--port", fmt.Sprintf("127.0.0.1:%d", port), "--region", regionName,
-			"--cert", certPath, "--key", keyPath, "--quiet", "posix", data)
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + cfg.HomeDir,
-			"ROOT_ACCESS_KEY=" + accessKeyID, "ROOT_SECRET_KEY=" + cfg.SecretKey}
-		cmd.Stdout, cmd.Stderr = GinkgoWriter, GinkgoWriter
-		Expect(cmd.Start()).To(Succeed())
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		DeferCleanup(func() {
-			_ = cmd.Process.Kill()
-			<-done
-		})
+		var done <-chan struct{}
+		endpoint, caPEM, ourCA, done = startTLSStore(dir)
 
 		pool := x509.NewCertPool()
 		Expect(pool.AppendCertsFromPEM([]byte(caPEM))).To(BeTrue())
@@ -102,7 +82,7 @@ var _ = Describe("TLS to a private store", Ordered, func() {
 		Eventually(func() error {
 			select {
 			case <-done:
-				return StopTrying("the TLS versitygw exited")
+				return StopTrying("the TLS store exited")
 			default:
 			}
 			_, err := client.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)})

@@ -13,30 +13,41 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/templates-candidate/templates-candidate-resource/pkg/policy"
+	"github.com/templates-candidate/templates-candidate-resource/pkg/protocol"
 )
 
 // CandidateImage is the image of this resource type.
 const CandidateImage = "templates-candidate/templates-candidate-resource"
 
-// The keys this resource accepts (team contract). Unknown keys are an error.
+// The keys this resource accepts, read from the very types its strict
+// decoder fills, so the two can never drift apart. Unknown keys are an error.
 var (
-	SourceKeys = []string{
-		"bucket", "prefix", "region_name", "endpoint", "use_path_style",
-		"access_key_id", "secret_access_key", "session_token", "aws_role_arn",
-		"skip_ssl_verification", "ca_bundle", "server_side_encryption",
-		"sse_kms_key_id", "max_unpacked_bytes", "max_entries", "environments",
-		"eligible_for", "live_in",
-	}
-	RuleKeys     = []string{"requires_any", "requires_all", "final_releases", "soak"}
-	GetParamKeys = []string{"unpack", "render", "skip_download"}
-	PutParamKeys = []string{"directory", "tarball", "version", "version_file", "candidate", "environment", "note"}
+	SourceKeys   = jsonKeys(reflect.TypeOf(protocol.Source{}))
+	RuleKeys     = jsonKeys(reflect.TypeOf(policy.Rule{}))
+	GetParamKeys = jsonKeys(reflect.TypeOf(protocol.InParams{}))
+	PutParamKeys = jsonKeys(reflect.TypeOf(protocol.OutParams{}))
 )
+
+// jsonKeys lists the JSON names of a struct's fields.
+func jsonKeys(t reflect.Type) []string {
+	var out []string
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			out = append(out, name)
+		}
+	}
+	return out
+}
 
 // CoreResourceTypes are the resource types a Concourse worker brings.
 var CoreResourceTypes = []string{

@@ -118,7 +118,19 @@ var _ = Describe("pipeline.yml", func() {
 			"dev2":          map[string]any{},
 			"staging":       map[string]any{"requires_any": []any{"dev1", "dev2"}, "final_releases": true},
 			"staging-tests": map[string]any{"requires_all": []any{"staging"}},
-			"production":    map[string]any{"requires_all": []any{"staging", "staging-tests"}, "final_releases": true, "soak": "1h"},
+			"production": map[string]any{
+				"requires_all": []any{"staging", "staging-tests"}, "final_releases": true, "soak": "1h",
+				"upgrade_tested_in": "staging",
+				"parity": map[string]any{"with": "staging", "allow": []any{
+					"/instance_groups/name=redis/networks",
+					"/instance_groups/name=redis/azs",
+					"/instance_groups/name=redis/instances",
+					"/instance_groups/name=redis/vm_type",
+					"/instance_groups/name=redis/persistent_disk_type",
+					"/instance_groups/name=redis/jobs/name=redis/provides/redis/aliases",
+					"/instance_groups/name=sanity-tests/networks",
+				}},
+			},
 		}
 		views := map[string]string{}
 		for _, r := range p.Resources {
@@ -198,6 +210,23 @@ var _ = Describe("pipeline.yml", func() {
 		Expect(publish[0].Params["directory"]).To(HavePrefix(git[0].Name + "/"))
 	})
 
+	It("records the reset of staging to what production runs between the reset and the upgrade", func() {
+		j := p.Job("deploy-staging")
+		production := steps(j, func(s *pipelinecheck.Step) bool { return s.Action == "get" && s.Name == "production" })
+		Expect(production).To(HaveLen(1))
+		Expect(production[0].Resource).To(Equal("production-live"))
+		deploys := steps(j, puts("redis-staging"))
+		Expect(deploys).To(HaveLen(2))
+		Expect(deploys[0].Params["manifest"]).To(Equal("production/manifest.yml"))
+		resets := steps(j, func(s *pipelinecheck.Step) bool {
+			return passFor("staging")(s) && s.Params["candidate"] == "production"
+		})
+		Expect(resets).To(HaveLen(1))
+		resetAt := topLevel(j, func(s *pipelinecheck.Step) bool { return s == resets[0] })
+		Expect(resetAt).To(BeNumerically(">", topLevel(j, func(s *pipelinecheck.Step) bool { return s == deploys[0] })))
+		Expect(resetAt).To(BeNumerically("<", topLevel(j, func(s *pipelinecheck.Step) bool { return s == deploys[1] })))
+	})
+
 	Describe("each deploy job", func() {
 		DescribeTable("deploys the candidate rendered for its environment, then records the pass",
 			func(job, env, deployment, gate string) {
@@ -215,9 +244,8 @@ var _ = Describe("pipeline.yml", func() {
 				last := deploys[len(deploys)-1]
 				Expect(last.Params["manifest"]).To(Equal("candidate/manifest.yml"))
 
-				passes := steps(j, passFor(env))
+				passes := steps(j, func(s *pipelinecheck.Step) bool { return passFor(env)(s) && s.Params["candidate"] == "candidate" })
 				Expect(passes).To(HaveLen(1))
-				Expect(passes[0].Params["candidate"]).To(Equal("candidate"))
 
 				// The pass follows the deploy in the plan itself: it never runs
 				// when the deploy failed.

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the pinned tools the test suites need into a cache, once:
 #   versitygw v1.8.0  the real S3 server the integration specs run against
+#   weed (SeaweedFS, pinned below)  the second S3 server they run against
+#                     (TC_S3_STORE=seaweedfs); `go install` refuses its module for
+#                     its replace directives, so it is built in a scratch module
 #   bosh (bosh-cli as pinned in go.mod)  for the `bosh int` comparison specs; built
 #                     from our module (tools/tools.go keeps its go.sum entries), never
 #                     linked into the resource's binaries
@@ -12,6 +15,22 @@ versitygw_version=v1.8.0
 if ! go version -m "$tools/versitygw" 2>/dev/null | grep -q "versitygw[[:space:]]*$versitygw_version"; then
   echo "installing versitygw $versitygw_version into $tools" >&2
   GOBIN="$tools" go install "github.com/versity/versitygw/cmd/versitygw@$versitygw_version"
+fi
+# SeaweedFS (DESIGN §9): the module proxy's pseudo-version of the pinned commit.
+seaweedfs_version=v0.0.0-20261109003541-7506e5f91cd6
+if ! go version -m "$tools/weed" 2>/dev/null | grep -q "seaweedfs/seaweedfs[[:space:]]*$seaweedfs_version"; then
+  echo "building SeaweedFS (weed) $seaweedfs_version into $tools (many minutes the first time)" >&2
+  scratch=$(mktemp -d)
+  trap 'rm -rf "$scratch"' EXIT
+  (
+    cd "$scratch"
+    go mod init tc-tools-seaweedfs >/dev/null 2>&1
+    go get "github.com/seaweedfs/seaweedfs/weed@$seaweedfs_version" >&2
+    go build -o "$tools/weed.tmp" github.com/seaweedfs/seaweedfs/weed
+  )
+  mv "$tools/weed.tmp" "$tools/weed"
+  rm -rf "$scratch"
+  trap - EXIT
 fi
 bosh_version=$(cd "$(dirname "$0")/.." && go list -m -f '{{.Version}}' github.com/cloudfoundry/bosh-cli/v7)
 if ! go version -m "$tools/bosh" 2>/dev/null | grep -q "bosh-cli/v7[[:space:]]*$bosh_version"; then

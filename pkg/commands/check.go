@@ -3,10 +3,10 @@ package commands
 import (
 	"bytes"
 	"context"
+	"slices"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
+	"github.com/templates-candidate/templates-candidate-resource/pkg/gate"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/policy"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/protocol"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/store"
@@ -16,6 +16,11 @@ import (
 // still valid, otherwise only the newest. By source mode: every candidate
 // (semver order), the candidates eligible_for an environment now (semver
 // order), or the deployments live_in an environment (deployment order).
+//
+// From a known version, each listing starts at that version's key (or that
+// deployment's time), so a check costs one request per prefix when nothing
+// is new. Only when the requested version is gone does it read the whole
+// history, to find the newest.
 func Check(ctx context.Context, request []byte, _ []string, env Env) (any, error) {
 	req, err := protocol.DecodeCheck(bytes.NewReader(request))
 	if err != nil {
@@ -25,65 +30,152 @@ func Check(ctx context.Context, request []byte, _ []string, env Env) (any, error
 	if err != nil {
 		return nil, err
 	}
-	var versions []protocol.Version
-	switch src := req.Source; {
-	case src.LiveIn != "":
-		versions, err = liveVersions(ctx, st, src.LiveIn)
-	case src.EligibleFor != "":
-		versions, err = eligibleVersions(ctx, st, src.Environments, src.EligibleFor, env.Now())
-	default:
-		versions, err = candidateVersions(ctx, st)
+	c := &checker{st: st, src: req.Source, log: env}
+	var from *protocol.Version
+	if req.Version != nil && req.Version.Version != "" {
+		from = req.Version
 	}
+	versions, err := c.run(ctx, from)
 	if err != nil {
 		return nil, err
 	}
-	return fromRequested(versions, req.Version), nil
-}
-
-// fromRequested applies the protocol: from the requested version on when it
-// is in the list, otherwise the newest alone.
-func fromRequested(versions []protocol.Version, requested *protocol.Version) []protocol.Version {
-	if len(versions) == 0 {
-		return []protocol.Version{}
-	}
-	if requested != nil {
-		for i, v := range versions {
-			if v == *requested {
-				return versions[i:]
-			}
+	if from != nil {
+		if i := slices.Index(versions, *from); i >= 0 {
+			c.explain()
+			return versions[i:], nil
+		}
+		// The requested version is not valid any more: the newest alone.
+		if versions, err = c.run(ctx, nil); err != nil {
+			return nil, err
 		}
 	}
-	return versions[len(versions)-1:]
+	c.explain()
+	return versions[max(0, len(versions)-1):], nil
 }
 
-func candidateVersions(ctx context.Context, st *store.Store) ([]protocol.Version, error) {
-	candidates, err := st.Candidates(ctx)
-	if err != nil {
-		return nil, err
+type checker struct {
+	st  *store.Store
+	src protocol.Source
+	log Env
+	// leftOut are the refusals of the candidates eligible_for left out, in
+	// version order, from the last listing.
+	leftOut []string
+}
+
+// maxExplained is how many of the newest left-out candidates check explains.
+const maxExplained = 5
+
+// explain writes, for the newest candidates eligible_for left out, one line
+// each with the reason: Concourse shows a check's log.
+func (c *checker) explain() {
+	from := max(0, len(c.leftOut)-maxExplained)
+	for _, reason := range c.leftOut[from:] {
+		c.log.Logf("not offered: %s", reason)
 	}
-	return versionsOf(sortCandidates(candidates)), nil
 }
 
-func eligibleVersions(ctx context.Context, st *store.Store, pol policy.Policy, target string, now time.Time) ([]protocol.Version, error) {
-	// The candidates and each upstream environment's passes are listed at
-	// once: each is its own paginated listing.
-	var (
-		candidates []store.Candidate
-		upstreams  = pol.Upstream(target)
-		listed     = make([][]store.PassKey, len(upstreams))
-	)
-	group, gctx := errgroup.WithContext(ctx)
-	group.Go(func() (err error) {
-		candidates, err = st.Candidates(gctx)
+// run lists the versions of the source's mode from a known version on (or
+// all of them), with the stored policy read beside the listings.
+func (c *checker) run(ctx context.Context, from *protocol.Version) ([]protocol.Version, error) {
+	// The policy decides nothing here, but a source that differs from the
+	// stored one is refused all the same.
+	readPolicy := func(ctx context.Context) error {
+		_, err := gate.Stored(ctx, c.st, c.src)
 		return err
-	})
-	for i, upstream := range upstreams {
-		group.Go(func() (err error) {
-			listed[i], err = st.Passes(gctx, upstream)
+	}
+	switch {
+	case c.src.LiveIn != "":
+		var deps []store.Deployment
+		err := gate.Parallel(ctx, readPolicy, func(ctx context.Context) (err error) {
+			deps, err = c.st.Deployments(ctx, c.src.LiveIn, deployedTime(from))
 			return err
 		})
+		if err != nil {
+			return nil, err
+		}
+		out := make([]protocol.Version, 0, len(deps))
+		for _, d := range deps {
+			if c.src.InLine(d.Version) {
+				out = append(out, deployedVersion(d.Version, d.Time))
+			}
+		}
+		return out, nil
+	case c.src.EligibleFor != "":
+		return c.eligible(ctx, from)
+	default:
+		var candidates []store.Candidate
+		err := gate.Parallel(ctx, readPolicy, func(ctx context.Context) (err error) {
+			candidates, err = c.st.Candidates(ctx, versionOf(from))
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		out := make([]protocol.Version, 0, len(candidates))
+		for _, cand := range candidates {
+			// A revoked candidate is offered nowhere again; live_in
+			// keeps it in the history of what ran.
+			if !cand.Revoked && c.src.InLine(cand.Version) {
+				out = append(out, protocol.Version{Version: cand.Version})
+			}
+		}
+		return out, nil
 	}
-	if err := group.Wait(); err != nil {
+}
+
+// eligible lists the candidates the policy admits to eligible_for now. With
+// source.environments given, the policy, the candidates and each upstream
+// environment's passes are listed at once; without, the stored policy is read
+// first to learn the upstream environments.
+func (c *checker) eligible(ctx context.Context, from *protocol.Version) ([]protocol.Version, error) {
+	target, start := c.src.EligibleFor, versionOf(from)
+	var (
+		gov         *gate.Governing
+		candidates  []store.Candidate
+		listed      [][]store.PassKey
+		deployments gate.Deployments
+	)
+	readPolicy := func(ctx context.Context) (err error) {
+		gov, err = gate.Stored(ctx, c.st, c.src)
+		return err
+	}
+	listAll := func(ctx context.Context, pol policy.Policy) error {
+		upstreams := pol.Upstream(target)
+		listed = make([][]store.PassKey, len(upstreams))
+		tasks := []func(context.Context) error{func(ctx context.Context) (err error) {
+			candidates, err = c.st.Candidates(ctx, start)
+			return err
+		}, func(ctx context.Context) (err error) {
+			// The tested upgrade path and resets read whole deployment
+			// histories; other rules none.
+			deployments, err = gate.ReadDeployments(ctx, c.st, pol.DeploymentsFor(target))
+			return err
+		}}
+		for i, upstream := range upstreams {
+			tasks = append(tasks, func(ctx context.Context) (err error) {
+				listed[i], err = c.st.Passes(ctx, upstream, start)
+				return err
+			})
+		}
+		return gate.Parallel(ctx, tasks...)
+	}
+	if c.src.Environments != nil {
+		err := gate.Parallel(ctx, readPolicy, func(ctx context.Context) error {
+			return listAll(ctx, c.src.Environments)
+		})
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		if err := readPolicy(ctx); err != nil {
+			return nil, err
+		}
+		if err := listAll(ctx, gov.Policy); err != nil {
+			return nil, err
+		}
+	}
+	now, err := c.st.Now()
+	if err != nil {
 		return nil, err
 	}
 	passes := map[string][]policy.Pass{}
@@ -92,45 +184,52 @@ func eligibleVersions(ctx context.Context, st *store.Store, pol policy.Policy, t
 			passes[p.Version] = append(passes[p.Version], policy.Pass{Environment: p.Environment, Time: p.Time})
 		}
 	}
-	var eligible []store.Candidate
-	for _, c := range sortCandidates(candidates) {
-		ev := policy.Evidence{
-			Version:   c.Version,
-			Published: c.Published,
-			Passes:    passes[c.Version],
-			Releases:  listedReleases(c),
+	var eligible []protocol.Version
+	c.leftOut = nil
+	for _, cand := range candidates {
+		if !c.src.InLine(cand.Version) {
+			continue
 		}
-		switch err := pol.Admit(target, ev, now); err.(type) {
+		releases, err := gate.ListedReleases(ctx, gov, cand)
+		if err != nil {
+			return nil, err
+		}
+		ev := policy.Evidence{Version: cand.Version, Published: cand.Published, Passes: passes[cand.Version], Releases: releases, Deployments: deployments.Of}
+		if cand.Revoked {
+			ev.Revoked = "its revocation record says why" // check reads listings only
+		}
+		switch err := gov.Policy.Admit(target, ev, now); err.(type) {
 		case nil:
-			eligible = append(eligible, c)
+			eligible = append(eligible, protocol.Version{Version: cand.Version})
 		case *policy.Refusal:
+			c.leftOut = append(c.leftOut, err.Error())
 		default:
 			return nil, err
 		}
 	}
-	return versionsOf(eligible), nil
+	return eligible, nil
 }
 
-func liveVersions(ctx context.Context, st *store.Store, envName string) ([]protocol.Version, error) {
-	passes, err := st.Passes(ctx, envName)
+func versionOf(v *protocol.Version) string {
+	if v == nil {
+		return ""
+	}
+	return v.Version
+}
+
+// deployedTime is the time of a requested live_in version; zero for none (or
+// one that is not a deployment: the whole history is read then).
+func deployedTime(v *protocol.Version) time.Time {
+	if v == nil || v.Deployed == "" {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, v.Deployed)
 	if err != nil {
-		return nil, err
+		return time.Time{}
 	}
-	versions := make([]protocol.Version, 0, len(passes))
-	for _, p := range passes {
-		versions = append(versions, deployedVersion(p))
-	}
-	return versions, nil
+	return t
 }
 
-func deployedVersion(p store.PassKey) protocol.Version {
-	return protocol.Version{Version: p.Version, Deployed: p.Time.UTC().Format(time.RFC3339Nano)}
-}
-
-func versionsOf(candidates []store.Candidate) []protocol.Version {
-	versions := make([]protocol.Version, 0, len(candidates))
-	for _, c := range candidates {
-		versions = append(versions, protocol.Version{Version: c.Version})
-	}
-	return versions
+func deployedVersion(version string, t time.Time) protocol.Version {
+	return protocol.Version{Version: version, Deployed: t.UTC().Format(time.RFC3339Nano)}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/templates-candidate/templates-candidate-resource/pkg/archive"
+	"github.com/templates-candidate/templates-candidate-resource/pkg/gate"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/policy"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/protocol"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/store"
@@ -31,6 +33,7 @@ const (
 	templatesDir  = "templates"
 	manifestFile  = "manifest.yml"
 	releasesFile  = "releases.json"
+	parityFile    = "parity.diff"
 	fileMode      = 0o644
 	directoryMode = 0o755
 )
@@ -41,6 +44,11 @@ type PassedRecord struct {
 	Time        string      `json:"time"`
 	Build       store.Build `json:"build"`
 	Note        string      `json:"note"`
+	Reset       bool        `json:"reset,omitempty"`
+	// Revoked marks the record of the candidate's revocation, last in
+	// passed.json (environment "revoked", note: the reason).
+	Revoked  bool            `json:"revoked,omitempty"`
+	Override *store.Override `json:"override,omitempty"`
 }
 
 // In fetches exactly the requested candidate into the directory $1, verifying
@@ -55,22 +63,57 @@ func In(ctx context.Context, request []byte, args []string, env Env) (_ any, err
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.New(ctx, req.Source)
-	if err != nil {
-		return nil, err
-	}
 	version := req.Version.Version
 	if _, err := parseVersion("version.version", version); err != nil {
 		return nil, err
 	}
-	claim, err := committedClaim(ctx, st, version)
+	if !req.Source.InLine(version) {
+		return nil, fmt.Errorf("version.version: %s is outside source.semver_constraint %q", version, req.Source.SemverConstraint)
+	}
+	st, err := store.New(ctx, req.Source)
 	if err != nil {
 		return nil, err
 	}
-	passed, err := passRecords(ctx, st, version)
+	var gov *gate.Governing
+	var envs []string
+	err = gate.Parallel(ctx, func(ctx context.Context) (err error) {
+		gov, err = gate.Stored(ctx, st, req.Source)
+		return err
+	}, func(ctx context.Context) (err error) {
+		envs, err = st.PassEnvironments(ctx)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
+	if target := req.Params.Render; target != "" {
+		if err := gov.Policy.Declared("params.render", target); err != nil {
+			return nil, err
+		}
+	}
+	if gov.Seq == 0 {
+		return nil, fmt.Errorf("candidate %s does not exist in the store", version)
+	}
+	cand, err := gate.ReadCandidate(ctx, st, gov, version, envs, req.Source.EligibleFor)
+	if err != nil {
+		return nil, err
+	}
+	claim := cand.Claim
+	if gate := req.Source.EligibleFor; gate != "" {
+		// The get that feeds a deploy never hands over what the gate refuses.
+		now, err := st.Now()
+		if err != nil {
+			return nil, err
+		}
+		if err := gov.Policy.Admit(gate, cand.Evidence, now); err != nil {
+			return nil, fmt.Errorf("this resource is a gate (eligible_for: %s) and hands over nothing it does not admit now: %w", gate, err)
+		}
+	}
+	passed, err := passRecords(ctx, st, cand.Passes, env)
+	if err != nil {
+		return nil, err
+	}
+	revocation := cand.Revocation
 	if err := os.MkdirAll(dest, directoryMode); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", dest, err)
 	}
@@ -80,9 +123,16 @@ func In(ctx context.Context, request []byte, args []string, env Env) (_ any, err
 		}
 		env.Logf("fetched candidate %s (%d bytes, sha256 %s verified)", version, claim.Size, claim.SHA256)
 	}
-	meta := candidateMetadata(claim, passed)
+	meta := candidateMetadata(claim, cand.Published, passed)
+	if revocation != nil {
+		passed = append(passed, PassedRecord{
+			Environment: "revoked", Time: revocation.Time.UTC().Format(time.RFC3339Nano),
+			Build: revocation.Build, Note: revocation.Reason, Revoked: true,
+		})
+		meta = append(meta, protocol.MetadataField{Name: "revoked", Value: revocation.Reason})
+	}
 	if target := req.Params.Render; target != "" {
-		releases, err := renderInto(dest, target, unpacked(req.Params), limits(req.Source))
+		releases, err := renderInto(dest, target, gov.Policy, unpacked(req.Params), limits(req.Source))
 		if err != nil {
 			return nil, err
 		}
@@ -110,7 +160,7 @@ func limits(src protocol.Source) archive.Limits {
 
 // renderInto writes manifest.yml and releases.json for one environment, from
 // templates/ when it was unpacked, else from candidate.tgz.
-func renderInto(dest, target string, fromTemplates bool, lim archive.Limits) ([]policy.Release, error) {
+func renderInto(dest, target string, pol policy.Policy, fromTemplates bool, lim archive.Limits) ([]policy.Release, error) {
 	var templates fs.FS
 	if fromTemplates {
 		templates = os.DirFS(filepath.Join(dest, templatesDir))
@@ -132,10 +182,17 @@ func renderInto(dest, target string, fromTemplates bool, lim archive.Limits) ([]
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFiles(dest, map[string][]byte{
+	files := map[string][]byte{
 		manifestFile: manifest,
 		releasesFile: append(releasesJSON, '\n'),
-	}); err != nil {
+	}
+	// With a parity rule, the differences from the partner's manifest too.
+	if diff, err := parityDiff(templates, pol, target, manifest); err != nil {
+		return nil, err
+	} else if diff != nil {
+		files[parityFile] = diff
+	}
+	if err := writeFiles(dest, files); err != nil {
 		return nil, err
 	}
 	return releases, nil
@@ -152,38 +209,18 @@ func describeReleases(releases []policy.Release) string {
 	return strings.Join(parts, ", ")
 }
 
-// committedClaim reads the claim of a version and insists that its candidate
-// is committed.
-func committedClaim(ctx context.Context, st *store.Store, version string) (*store.Claim, error) {
-	claim, err := st.Claim(ctx, version)
-	if err != nil {
-		return nil, err
-	}
-	if claim != nil {
-		committed, err := st.Committed(ctx, claim)
-		if err != nil {
-			return nil, err
-		}
-		if committed {
-			return claim, nil
-		}
-	}
-	return nil, fmt.Errorf("candidate %s does not exist in the store", version)
-}
-
-// passRecords reads every pass of a version, oldest first.
-func passRecords(ctx context.Context, st *store.Store, version string) ([]PassedRecord, error) {
-	envs, err := st.Environments(ctx)
-	if err != nil {
-		return nil, err
-	}
-	keys, err := st.PassesOf(ctx, version, envs)
-	if err != nil {
-		return nil, err
-	}
+// passRecords reads the pass records of a candidate, oldest first. A record
+// that is not one of this resource's (too large, not its JSON, not what its
+// key says: written by someone else) is skipped with one warning naming its
+// key, so it can never make the candidate unreadable.
+func passRecords(ctx context.Context, st *store.Store, keys []store.PassKey, env Env) ([]PassedRecord, error) {
 	records := make([]PassedRecord, 0, len(keys))
 	for _, k := range keys {
 		rec, err := st.Pass(ctx, k)
+		if errors.Is(err, store.ErrNotRecord) {
+			env.Logf("warning: skipping the pass record %s: %v", st.PassKeyName(k), err)
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -192,6 +229,8 @@ func passRecords(ctx context.Context, st *store.Store, version string) ([]Passed
 			Time:        rec.Time.UTC().Format(time.RFC3339Nano),
 			Build:       rec.Build,
 			Note:        rec.Note,
+			Reset:       rec.Reset,
+			Override:    rec.Override,
 		})
 	}
 	return records, nil
@@ -279,7 +318,7 @@ func writeFiles(dir string, files map[string][]byte) error {
 }
 
 // candidateMetadata is what the Concourse UI shows for a candidate.
-func candidateMetadata(claim *store.Claim, passed []PassedRecord) []protocol.MetadataField {
+func candidateMetadata(claim *store.Claim, published time.Time, passed []PassedRecord) []protocol.MetadataField {
 	envs := map[string]bool{}
 	var names []string
 	for _, p := range passed {
@@ -293,7 +332,7 @@ func candidateMetadata(claim *store.Claim, passed []PassedRecord) []protocol.Met
 		{Name: "version", Value: claim.Version},
 		{Name: "sha256", Value: claim.SHA256},
 		{Name: "size", Value: strconv.FormatInt(claim.Size, 10)},
-		{Name: "created_at", Value: claim.Created.UTC().Format(time.RFC3339)},
+		{Name: "created_at", Value: published.UTC().Format(time.RFC3339)},
 	}
 	if claim.CreatedBy != "" {
 		meta = append(meta, protocol.MetadataField{Name: "created_by", Value: claim.CreatedBy})

@@ -138,7 +138,7 @@ var _ = Describe("param paths", func() {
 			cand := filepath.Join(put, "cand")
 			Expect(os.MkdirAll(cand, 0o755)).To(Succeed())
 			Expect(os.Symlink(filepath.Join(outside, "secret"), filepath.Join(cand, "version"))).To(Succeed())
-			_, _, err := readCandidateDir(real(cand), "cand")
+			_, _, err := readCandidateDir("params.candidate", real(cand), "cand")
 			Expect(err).To(MatchError("params.candidate: cand/version leaves the candidate's directory through a symlink (version)"))
 		})
 
@@ -146,7 +146,7 @@ var _ = Describe("param paths", func() {
 			cand := filepath.Join(put, "cand")
 			Expect(os.MkdirAll(cand, 0o755)).To(Succeed())
 			Expect(os.WriteFile(filepath.Join(cand, "version"), []byte("s3cr3t-content\n"), 0o644)).To(Succeed())
-			_, _, err := readCandidateDir(real(cand), "cand")
+			_, _, err := readCandidateDir("params.candidate", real(cand), "cand")
 			Expect(err).To(MatchError("params.candidate: cand/version does not hold a semantic version (e.g. 1.4.2)"))
 		})
 	})

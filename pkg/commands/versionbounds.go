@@ -48,7 +48,10 @@ func tooLarge(s string) (name, number string, found bool) {
 // nextPatch is nextVersion, refused when the next patch would itself be too
 // large: a candidate stored under it could never be fetched.
 func nextPatch(claimed []string) (string, error) {
-	next := nextVersion(claimed)
+	next, err := nextVersion(claimed)
+	if err != nil {
+		return "", err
+	}
 	if name, n, ok := tooLarge(next); ok {
 		return "", fmt.Errorf("publishing without a version: the next patch would be %s, and %s %s is too large (major, minor and patch must each be below %d): give params.version", next, name, n, uint64(maxVersionNumber))
 	}

@@ -2,14 +2,11 @@ package commands
 
 import (
 	"fmt"
-	"slices"
+	"math"
 	"strconv"
 	"strings"
 
 	"golang.org/x/mod/semver"
-
-	"github.com/templates-candidate/templates-candidate-resource/pkg/policy"
-	"github.com/templates-candidate/templates-candidate-resource/pkg/store"
 )
 
 // firstVersion is what publishing without a version into an empty store gives.
@@ -40,22 +37,9 @@ func isVersion(s string) bool {
 
 func compareVersions(a, b string) int { return semver.Compare("v"+a, "v"+b) }
 
-// sortCandidates orders candidates by semantic version, dropping keys that
-// are not versions.
-func sortCandidates(candidates []store.Candidate) []store.Candidate {
-	out := make([]store.Candidate, 0, len(candidates))
-	for _, c := range candidates {
-		if isVersion(c.Version) {
-			out = append(out, c)
-		}
-	}
-	slices.SortStableFunc(out, func(a, b store.Candidate) int { return compareVersions(a.Version, b.Version) })
-	return out
-}
-
 // nextVersion is the next patch after the highest claimed version; after a
 // pre-release (1.0.0-rc.1) it is that release (1.0.0).
-func nextVersion(claimed []string) string {
+func nextVersion(claimed []string) (string, error) {
 	highest := ""
 	for _, v := range claimed {
 		if isVersion(v) && withinBounds(v) && (highest == "" || compareVersions(v, highest) > 0) {
@@ -63,24 +47,16 @@ func nextVersion(claimed []string) string {
 		}
 	}
 	if highest == "" {
-		return firstVersion
+		return firstVersion, nil
 	}
 	release, prerelease, _ := strings.Cut(highest, "-")
 	if prerelease != "" {
-		return release
+		return release, nil
 	}
 	parts := strings.Split(release, ".")
-	patch, _ := strconv.Atoi(parts[2])
-	return fmt.Sprintf("%s.%s.%d", parts[0], parts[1], patch+1)
-}
-
-// listedReleases gives the policy what a listing knows of a candidate's
-// releases: whether the manifest of an environment has one that is not final.
-func listedReleases(c store.Candidate) func(string) ([]policy.Release, error) {
-	return func(env string) ([]policy.Release, error) {
-		if slices.Contains(c.NonFinal, env) {
-			return []policy.Release{{Name: "a release of the " + env + " manifest", Version: "not final"}}, nil
-		}
-		return nil, nil
+	patch, err := strconv.ParseInt(parts[2], 10, 64)
+	if err != nil || patch == math.MaxInt64 {
+		return "", fmt.Errorf("the next patch after %s would overflow: publish with an explicit version", highest)
 	}
+	return fmt.Sprintf("%s.%s.%d", parts[0], parts[1], patch+1), nil
 }

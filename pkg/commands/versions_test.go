@@ -3,8 +3,6 @@ package commands
 import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-
-	"github.com/templates-candidate/templates-candidate-resource/pkg/store"
 )
 
 var _ = Describe("versions", func() {
@@ -28,15 +26,6 @@ var _ = Describe("versions", func() {
 		Entry("build metadata", "1.0.0+build.5", "", "has build metadata (+build.5)"),
 	)
 
-	It("orders candidates by semantic version, not by text", func() {
-		in := []store.Candidate{{Version: "1.0.10"}, {Version: "1.0.2"}, {Version: "1.0.0-rc.1"}, {Version: "junk"}, {Version: "1.0.1"}, {Version: "1.0.0"}}
-		var got []string
-		for _, c := range sortCandidates(in) {
-			got = append(got, c.Version)
-		}
-		Expect(got).To(Equal([]string{"1.0.0-rc.1", "1.0.0", "1.0.1", "1.0.2", "1.0.10"}))
-	})
-
 	DescribeTable("choosing the next version",
 		func(claimed []string, want string) {
 			Expect(nextVersion(claimed)).To(Equal(want))
@@ -46,4 +35,9 @@ var _ = Describe("versions", func() {
 		Entry("after a pre-release: its release", []string{"0.9.0", "1.0.0-rc.2"}, "1.0.0"),
 		Entry("ignoring junk", []string{"junk", "0.1.0"}, "0.1.1"),
 	)
+
+	It("refuses a next patch that would be too large", func() {
+		_, err := nextPatch([]string{"1.0.9223372036854775806"})
+		Expect(err).To(MatchError(ContainSubstring("the next patch would be 1.0.9223372036854775807, and patch 9223372036854775807 is too large")))
+	})
 })

@@ -26,6 +26,22 @@ type Rule struct {
 	FinalReleases bool `json:"final_releases,omitempty"`
 	// Soak: the requirements were met at least this long ago.
 	Soak Duration `json:"soak,omitempty"`
+	// UpgradeTestedIn: the candidate was tested in that environment as the
+	// very upgrade this one is about to get (see upgrade.go).
+	UpgradeTestedIn string `json:"upgrade_tested_in,omitempty"`
+	// Parity: this environment's manifest differs from another's only at
+	// the allowed paths (checked when publishing, see parity.go).
+	Parity *Parity `json:"parity,omitempty"`
+	// AllowOverride lets a put with params.override record a pass this rule
+	// refuses (break-glass); the record keeps the refusal it overrode.
+	AllowOverride bool `json:"allow_override,omitempty"`
+}
+
+// Parity is the rule that an environment's rendered manifest equals
+// another's but at or below the allowed go-patch paths.
+type Parity struct {
+	With  string   `json:"with"`
+	Allow []string `json:"allow,omitempty"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("90s", "1h").
@@ -71,6 +87,9 @@ func (p Policy) Validate() error {
 			return err
 		}
 		rule := p[env]
+		if err := p.validateLinks(env, rule); err != nil {
+			return err
+		}
 		for field, names := range map[string][]string{"requires_any": rule.RequiresAny, "requires_all": rule.RequiresAll} {
 			for _, name := range names {
 				if _, ok := p[name]; !ok {
@@ -136,9 +155,19 @@ type Evidence struct {
 	Published time.Time
 	// Passes are the candidate's pass records, in any order.
 	Passes []Pass
+	// Revoked is the reason the candidate was revoked ("" when it was not):
+	// it is never admitted anywhere again.
+	Revoked string
+	// Deployments gives the deployments of an environment in time order,
+	// and known false when they were not read. Consulted for
+	// upgrade_tested_in (the target's and the tested environment's) and for
+	// recognising a reset; Policy.DeploymentsFor names the environments.
+	Deployments func(env string) ([]Deployment, bool)
 	// Releases returns the releases of the manifest rendered for an
-	// environment. It is consulted only for rules with final_releases.
-	Releases func(env string) ([]Release, error)
+	// environment, and known false when they are unknown (the candidate was
+	// published before the environment was declared). It is consulted only
+	// for rules with final_releases; unknown is refused, never admitted.
+	Releases func(env string) (releases []Release, known bool)
 }
 
 // Refusal says why a candidate is not admitted to an environment. Each field
@@ -152,12 +181,22 @@ type Refusal struct {
 	Missing []string
 	// NotFinal lists the releases that are not final.
 	NotFinal []Release
+	// ReleasesUnknown is set when final_releases cannot be decided: the
+	// candidate's releases for the environment were never recorded.
+	ReleasesUnknown bool
+	// Upgrade says why the tested upgrade path does not hold.
+	Upgrade string
+	// Revoked is the reason the candidate was revoked.
+	Revoked string
 	// SoakLeft is the time left before the soak is over.
 	SoakLeft time.Duration
 	Soak     time.Duration
 }
 
 func (r *Refusal) Error() string {
+	if r.Revoked != "" {
+		return fmt.Sprintf("candidate %s is not admitted to %s: it was revoked (%s)", r.Version, r.Environment, r.Revoked)
+	}
 	var reasons []string
 	if len(r.AnyOf) > 0 {
 		reasons = append(reasons, fmt.Sprintf("needs a pass in one of %s (none yet)", strings.Join(r.AnyOf, ", ")))
@@ -175,6 +214,12 @@ func (r *Refusal) Error() string {
 			rels = append(rels, rel.Name+" "+v)
 		}
 		reasons = append(reasons, fmt.Sprintf("releases not final: %s", strings.Join(rels, ", ")))
+	}
+	if r.ReleasesUnknown {
+		reasons = append(reasons, fmt.Sprintf("releases for %s unknown: publish the templates again (the candidate was published before %s was declared)", r.Environment, r.Environment))
+	}
+	if r.Upgrade != "" {
+		reasons = append(reasons, r.Upgrade)
 	}
 	if r.SoakLeft > 0 {
 		reasons = append(reasons, fmt.Sprintf("soaking: %s left of %s", ceilSecond(r.SoakLeft), r.Soak))
@@ -198,6 +243,12 @@ func (p Policy) Admit(env string, ev Evidence, now time.Time) error {
 	rule, ok := p[env]
 	if !ok {
 		return p.Declared("environment", env)
+	}
+	if ev.Revoked != "" {
+		return &Refusal{Version: ev.Version, Environment: env, Revoked: ev.Revoked}
+	}
+	if p.IsReset(env, ev) {
+		return nil
 	}
 	first := firstPasses(ev.Passes)
 	refusal := &Refusal{Version: ev.Version, Environment: env}
@@ -225,26 +276,34 @@ func (p Policy) Admit(env string, ev Evidence, now time.Time) error {
 		}
 	}
 	if rule.FinalReleases {
-		if ev.Releases == nil {
-			return fmt.Errorf("candidate %s: releases for %s are unknown", ev.Version, env)
+		var releases []Release
+		known := false
+		if ev.Releases != nil {
+			releases, known = ev.Releases(env)
 		}
-		releases, err := ev.Releases(env)
-		if err != nil {
-			return fmt.Errorf("reading releases of %s for %s: %w", ev.Version, env, err)
-		}
+		refusal.ReleasesUnknown = !known
 		for _, rel := range releases {
 			if !rel.Final {
 				refusal.NotFinal = append(refusal.NotFinal, rel)
 			}
 		}
 	}
+	if rule.UpgradeTestedIn != "" {
+		reason, known := p.upgradeUntested(env, rule, ev)
+		if !known {
+			return fmt.Errorf("candidate %s for %s: the deployments of %s and %s were not read", ev.Version, env, env, rule.UpgradeTestedIn)
+		}
+		refusal.Upgrade = reason
+	}
 	requirementsMet := len(refusal.AnyOf) == 0 && len(refusal.Missing) == 0
 	if soak := time.Duration(rule.Soak); soak > 0 && requirementsMet {
 		if left := met.Add(soak).Sub(now); left > 0 {
-			refusal.SoakLeft, refusal.Soak = left, soak
+			// Never more than the soak: a pass time bumped past another
+			// within the store's last whole second can be a little ahead.
+			refusal.SoakLeft, refusal.Soak = min(left, soak), soak
 		}
 	}
-	if !requirementsMet || len(refusal.NotFinal) > 0 || refusal.SoakLeft > 0 {
+	if !requirementsMet || len(refusal.NotFinal) > 0 || refusal.ReleasesUnknown || refusal.Upgrade != "" || refusal.SoakLeft > 0 {
 		return refusal
 	}
 	return nil

@@ -31,8 +31,8 @@ func passes(envAtMinute ...any) []policy.Pass {
 	return out
 }
 
-func finalReleases(string) ([]policy.Release, error) {
-	return []policy.Release{{Name: "redis", Version: "14.0.1", Final: true}}, nil
+func finalReleases(string) ([]policy.Release, bool) {
+	return []policy.Release{{Name: "redis", Version: "14.0.1", Final: true}}, true
 }
 
 var _ = Describe("admitting a candidate", func() {
@@ -70,13 +70,13 @@ var _ = Describe("admitting a candidate", func() {
 		err := corporate.Admit("staging", policy.Evidence{
 			Version: "1.0.0",
 			Passes:  passes("dev1", 1),
-			Releases: func(env string) ([]policy.Release, error) {
+			Releases: func(env string) ([]policy.Release, bool) {
 				Expect(env).To(Equal("staging"))
 				return []policy.Release{
 					{Name: "redis", Version: "14+dev.3"},
 					{Name: "bpm", Version: "1.2.3", Final: true},
 					{Name: "syslog"},
-				}, nil
+				}, true
 			},
 		}, at(5))
 		Expect(err).To(MatchError("candidate 1.0.0 is not admitted to staging: releases not final: redis 14+dev.3, syslog (no version)"))
@@ -85,23 +85,27 @@ var _ = Describe("admitting a candidate", func() {
 	It("reports every unmet requirement at once", func() {
 		err := corporate.Admit("production", policy.Evidence{
 			Version: "2.0.0",
-			Releases: func(string) ([]policy.Release, error) {
-				return []policy.Release{{Name: "redis", Version: "latest"}}, nil
+			Releases: func(string) ([]policy.Release, bool) {
+				return []policy.Release{{Name: "redis", Version: "latest"}}, true
 			},
 		}, at(0))
 		Expect(err).To(MatchError("candidate 2.0.0 is not admitted to production: missing passes: staging, staging-tests; releases not final: redis latest"))
 	})
 
-	It("fails, without refusing, when the releases cannot be read", func() {
-		err := corporate.Admit("staging", policy.Evidence{
-			Version:  "1.0.0",
-			Passes:   passes("dev1", 1),
-			Releases: func(string) ([]policy.Release, error) { return nil, errors.New("boom") },
-		}, at(5))
-		Expect(err).To(MatchError(ContainSubstring("boom")))
-		var refusal *policy.Refusal
-		Expect(errors.As(err, &refusal)).To(BeFalse())
-	})
+	DescribeTable("refuses when the releases are unknown",
+		func(releases func(string) ([]policy.Release, bool)) {
+			err := corporate.Admit("staging", policy.Evidence{
+				Version:  "1.0.0",
+				Passes:   passes("dev1", 1),
+				Releases: releases,
+			}, at(5))
+			Expect(err).To(MatchError("candidate 1.0.0 is not admitted to staging: releases for staging unknown: publish the templates again (the candidate was published before staging was declared)"))
+			var refusal *policy.Refusal
+			Expect(errors.As(err, &refusal)).To(BeTrue())
+		},
+		Entry("not recorded for the environment", func(string) ([]policy.Release, bool) { return nil, false }),
+		Entry("no release information at all", nil),
+	)
 
 	It("counts a soak without requirements from publication", func() {
 		p := policy.Policy{"canary": {Soak: policy.Duration(10 * time.Minute)}}

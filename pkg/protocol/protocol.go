@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/Masterminds/semver/v3"
+
 	"github.com/templates-candidate/templates-candidate-resource/pkg/policy"
 )
 
@@ -41,6 +43,9 @@ type Source struct {
 	Environments         policy.Policy `json:"environments,omitempty"`
 	EligibleFor          string        `json:"eligible_for,omitempty"`
 	LiveIn               string        `json:"live_in,omitempty"`
+	// SemverConstraint limits every mode to the versions it matches
+	// (Masterminds semver constraints, as registry-image-resource).
+	SemverConstraint string `json:"semver_constraint,omitempty"`
 }
 
 // Secrets lists the values that must never be printed.
@@ -100,13 +105,51 @@ func (s *Source) Validate() error {
 	if s.EligibleFor != "" && s.LiveIn != "" {
 		return fmt.Errorf("source.eligible_for and source.live_in: give at most one")
 	}
+	if s.SemverConstraint != "" {
+		if _, err := s.Constraint(); err != nil {
+			return err
+		}
+	}
+	if s.Environments != nil {
+		return s.CheckDeclared(s.Environments)
+	}
+	return nil
+}
+
+// Constraint is source.semver_constraint parsed; nil when there is none.
+func (s Source) Constraint() (*semver.Constraints, error) {
+	if s.SemverConstraint == "" {
+		return nil, nil
+	}
+	c, err := semver.NewConstraint(s.SemverConstraint)
+	if err != nil {
+		return nil, fmt.Errorf("source.semver_constraint: %q is not a semver constraint (e.g. ~1.4, >= 1.2, < 2): %v", s.SemverConstraint, err)
+	}
+	return c, nil
+}
+
+// InLine reports whether version is within source.semver_constraint (every
+// version is, without one).
+func (s Source) InLine(version string) bool {
+	c, err := s.Constraint()
+	if err != nil || c == nil {
+		return err == nil
+	}
+	v, err := semver.StrictNewVersion(version)
+	return err == nil && c.Check(v)
+}
+
+// CheckDeclared checks that the environments the source names are declared
+// in the policy that governs it (source.environments, or the stored policy
+// when the source omits it).
+func (s Source) CheckDeclared(p policy.Policy) error {
 	if s.EligibleFor != "" {
-		if err := s.Environments.Declared("source.eligible_for", s.EligibleFor); err != nil {
+		if err := p.Declared("source.eligible_for", s.EligibleFor); err != nil {
 			return err
 		}
 	}
 	if s.LiveIn != "" {
-		if err := s.Environments.Declared("source.live_in", s.LiveIn); err != nil {
+		if err := p.Declared("source.live_in", s.LiveIn); err != nil {
 			return err
 		}
 	}
@@ -156,6 +199,15 @@ type OutParams struct {
 	Candidate   string `json:"candidate,omitempty"`
 	Environment string `json:"environment,omitempty"`
 	Note        string `json:"note,omitempty"`
+	// UpdatePolicy stores source.environments as the new policy.
+	UpdatePolicy bool `json:"update_policy,omitempty"`
+	// Revoke names a candidate to revoke: the directory of a get of this
+	// resource, or a version. Reason is required with it.
+	Revoke string `json:"revoke,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// Override records a pass its rule refuses (break-glass), giving the
+	// reason; the rule must have allow_override.
+	Override string `json:"override,omitempty"`
 }
 
 // OutRequest is out's stdin.
@@ -195,8 +247,10 @@ func DecodeIn(r io.Reader) (InRequest, error) {
 		return req, fmt.Errorf("version.version: required")
 	}
 	if req.Params.Render != "" {
-		if err := req.Source.Environments.Declared("params.render", req.Params.Render); err != nil {
-			return req, err
+		if req.Source.Environments != nil {
+			if err := req.Source.Environments.Declared("params.render", req.Params.Render); err != nil {
+				return req, err
+			}
 		}
 		if req.Params.SkipDownload {
 			return req, fmt.Errorf("params.render: rendering needs the candidate, so it cannot go with skip_download")
@@ -224,6 +278,37 @@ func DecodeOut(r io.Reader) (OutRequest, error) {
 	}
 	publish := p.Directory != "" || p.Tarball != ""
 	pass := p.Candidate != "" || p.Environment != ""
+	if src := req.Source; src.EligibleFor != "" {
+		return req, fmt.Errorf("this resource is a gate (source.eligible_for: %s): put through a resource without eligible_for", src.EligibleFor)
+	} else if src.LiveIn != "" && (!pass || p.Environment != src.LiveIn) {
+		return req, fmt.Errorf("this resource shows what is live in %s (source.live_in): it records passes of %s only; publish, update the policy or record other passes through a resource without live_in", src.LiveIn, src.LiveIn)
+	}
+	if p.Revoke != "" || p.Reason != "" {
+		switch {
+		case p.Revoke == "":
+			return req, fmt.Errorf("params.reason: only for revoking a candidate (params.revoke)")
+		case strings.TrimSpace(p.Reason) == "":
+			return req, fmt.Errorf("params.reason: required to revoke %s: say why it must never be deployed", p.Revoke)
+		case publish || pass || p.UpdatePolicy || p.Version != "" || p.VersionFile != "" || p.Override != "":
+			return req, fmt.Errorf("params.revoke: goes alone (with params.reason and an optional note), not with publishing, recording a pass or update_policy")
+		}
+		return req, nil
+	}
+	if p.Override != "" && !pass {
+		return req, fmt.Errorf("params.override: only for recording a pass (params.candidate and params.environment)")
+	}
+	if p.Override != "" && strings.TrimSpace(p.Override) == "" {
+		return req, fmt.Errorf("params.override: give the reason for breaking the glass")
+	}
+	if p.UpdatePolicy {
+		switch {
+		case publish || pass || p.Version != "" || p.VersionFile != "":
+			return req, fmt.Errorf("params.update_policy: goes alone (with an optional note), not with publishing or recording a pass")
+		case req.Source.Environments == nil:
+			return req, fmt.Errorf("params.update_policy: source.environments is the new policy, and it is missing")
+		}
+		return req, nil
+	}
 	switch {
 	case p.Directory != "" && p.Tarball != "":
 		return req, fmt.Errorf("params.directory and params.tarball: give only one")
@@ -246,11 +331,13 @@ func DecodeOut(r io.Reader) (OutRequest, error) {
 		if p.Version != "" || p.VersionFile != "" {
 			return req, fmt.Errorf("params.version: the version of a pass comes from params.candidate")
 		}
-		if err := req.Source.Environments.Declared("params.environment", p.Environment); err != nil {
-			return req, err
+		if req.Source.Environments != nil {
+			if err := req.Source.Environments.Declared("params.environment", p.Environment); err != nil {
+				return req, err
+			}
 		}
 	default:
-		return req, fmt.Errorf("params: give directory or tarball to publish, or candidate and environment to record a pass")
+		return req, fmt.Errorf("params: give directory or tarball to publish, candidate and environment to record a pass, or update_policy: true")
 	}
 	return req, nil
 }

@@ -54,7 +54,7 @@ var _ = Describe("decoding a check request", func() {
 		Entry("a bad soak", `{"source":{"bucket":"b","environments":{"s":{"soak":"soon"}}}}`, `source.environments.s.soak: "soon" is not a duration`),
 		Entry("an undeclared requirement", `{"source":{"bucket":"b","environments":{"s":{"requires_all":["dev9"]}}}}`, `source.environments.s.requires_all: environment "dev9" is not declared`),
 		Entry("eligible_for an undeclared environment", `{"source":{"bucket":"b",`+envs+`,"eligible_for":"qa"}}`, `source.eligible_for: environment "qa" is not declared`),
-		Entry("live_in an undeclared environment", `{"source":{"bucket":"b","live_in":"production"}}`, `source.live_in: environment "production" is not declared`),
+		Entry("live_in an undeclared environment", `{"source":{"bucket":"b","live_in":"production","environments":{"dev1":{}}}}`, `source.live_in: environment "production" is not declared`),
 		Entry("both modes", `{"source":{"bucket":"b",`+envs+`,"eligible_for":"dev1","live_in":"dev2"}}`, "give at most one"),
 		Entry("half the static keys", `{"source":{"bucket":"b","access_key_id":"k"}}`, "source.access_key_id and source.secret_access_key: give both or neither"),
 		Entry("an endpoint that is no URL", `{"source":{"bucket":"b","endpoint":"localhost:9000"}}`, "source.endpoint"),
@@ -75,7 +75,7 @@ var _ = Describe("decoding an out request", func() {
 			_, err := protocol.DecodeOut(strings.NewReader(`{"source":{"bucket":"b",` + envs + `},"params":` + params + `}`))
 			Expect(err).To(MatchError(ContainSubstring(want)))
 		},
-		Entry("no params", `{}`, "give directory or tarball to publish, or candidate and environment"),
+		Entry("no params", `{}`, "give directory or tarball to publish, candidate and environment to record a pass, or update_policy: true"),
 		Entry("an unknown param", `{"directory":"t","dirctory":"u"}`, `params: unknown key "dirctory"`),
 		Entry("directory and tarball", `{"directory":"t","tarball":"*.tgz"}`, "params.directory and params.tarball: give only one"),
 		Entry("version and version_file", `{"directory":"t","version":"1.0.0","version_file":"v"}`, "params.version and params.version_file"),

@@ -37,7 +37,7 @@ const (
 // SDK's own buildable HTTP client so that ca_bundle and skip_ssl_verification
 // compose with AWS_CA_BUNDLE from the environment. Every request's time is
 // bounded (pkg/timeouts).
-func newClient(ctx context.Context, src protocol.Source) (*s3.Client, error) {
+func newClient(ctx context.Context, src protocol.Source, clock *Clock) (*s3.Client, error) {
 	bounds, err := timeouts.FromEnv(os.Getenv)
 	if err != nil {
 		return nil, err
@@ -95,6 +95,9 @@ func newClient(ctx context.Context, src protocol.Source) (*s3.Client, error) {
 			o.BaseEndpoint = aws.String(src.Endpoint)
 		}
 		o.UsePathStyle = src.UsePathStyle
+		// Wrapped here, after the configuration applied AWS_CA_BUNDLE to
+		// the buildable client: every response's Date sets the store's clock.
+		o.HTTPClient = clockedClient{next: o.HTTPClient, clock: clock}
 		// Candidates are verified end to end by their sha256; the SDK's note
 		// about stores that send no response checksum is noise on stderr.
 		o.DisableLogOutputChecksumValidationSkipped = true
@@ -145,10 +148,10 @@ func isNoSuchBucket(err error) bool {
 	return errors.As(err, &apiErr) && apiErr.ErrorCode() == "NoSuchBucket"
 }
 
-// isExists reports a lost create-only write: the key exists already (412) or
-// a concurrent conditional write on it is in progress (409).
+// isExists reports a create-only write refused because the key exists (412).
+// A 409 is not that: see putCreate.
 func isExists(err error) bool {
-	return isStatus(err, http.StatusPreconditionFailed, http.StatusConflict)
+	return isStatus(err, http.StatusPreconditionFailed)
 }
 
 // explain turns an SDK error into one short line without request IDs.

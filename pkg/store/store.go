@@ -1,17 +1,11 @@
-// Package store keeps candidates and their pass records in S3.
+// Package store keeps candidates, their pass records and the promotion policy
+// in S3, in the key layout of layout.go.
 //
-// Layout, under source.prefix:
-//
-//	blobs/<random>.tgz                          tarball bytes; invisible until committed
-//	versions/<version>.json                     claim of a version: its sha256 and blob (create-only)
-//	candidates/<version>/<sha256>[.nonfinal=<env>,<env>].json
-//	                                            commit record, written last: the candidate exists;
-//	                                            names the environments whose manifest has a release that is not final
-//	passes/<env>/<version>/<time>_<random>.json one immutable record per pass
-//
-// Every write is create-only (If-None-Match: *): nothing is overwritten or
-// deleted. Key names carry what check needs (version, digest, environment,
-// time), so check reads listings only.
+// Every write is create-only (If-None-Match: *) and verified: only 412 means
+// "someone wrote this key first", and after a lost answer the key is read
+// back and must hold our bytes. Nothing is overwritten or deleted. Key names
+// carry what check needs, so check reads listings only, from a known
+// version's key on.
 package store
 
 import (
@@ -23,31 +17,38 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
-	"path"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
-	tmtypes "github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
-	"github.com/templates-candidate/templates-candidate-resource/pkg/policy"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/protocol"
 )
 
-// ErrExists is returned by a create-only write whose key exists already.
+// ErrExists is returned by a create-only write whose key another writer
+// created first (412 Precondition Failed, and the key does not hold our bytes).
 var ErrExists = errors.New("already exists")
 
-// timeLayout is the fixed-width, sortable time in pass keys.
-const timeLayout = "20060102T150405.000000000Z"
+// ErrNotRecord marks an object that is not a record of this resource: too
+// large, or not its JSON. Readers skip such a record with a warning rather
+// than let it make a candidate unreadable for good.
+var ErrNotRecord = errors.New("not a record of this resource")
+
+// maxRecordBytes bounds every JSON record read from the store: a record
+// beyond it was not written by this resource and is refused, not read.
+const maxRecordBytes = 64 << 10
+
+// nonceHex is the length of the random part of pass and deployment keys.
+const nonceHex = 8
 
 // Store is one resource's view of its bucket and prefix.
 type Store struct {
 	client   *s3.Client
+	clock    *Clock
 	endpoint string
 	bucket   string
 	prefix   string
@@ -57,7 +58,8 @@ type Store struct {
 
 // New connects a store for the source.
 func New(ctx context.Context, src protocol.Source) (*Store, error) {
-	client, err := newClient(ctx, src)
+	clock := &Clock{}
+	client, err := newClient(ctx, src, clock)
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +70,7 @@ func New(ctx context.Context, src protocol.Source) (*Store, error) {
 	if endpoint == "" {
 		endpoint = "(AWS S3 in " + src.RegionName + ")"
 	}
-	s := &Store{client: client, endpoint: endpoint, bucket: src.Bucket, prefix: src.Prefix}
+	s := &Store{client: client, clock: clock, endpoint: endpoint, bucket: src.Bucket, prefix: src.Prefix}
 	if src.ServerSideEncryption != "" {
 		s.sse = types.ServerSideEncryption(src.ServerSideEncryption)
 	}
@@ -78,120 +80,32 @@ func New(ctx context.Context, src protocol.Source) (*Store, error) {
 	return s, nil
 }
 
-// Claim binds a version to the content stored for it. The first claim of a
-// version wins; the candidate exists once its commit record is written.
-type Claim struct {
-	Version   string    `json:"version"`
-	SHA256    string    `json:"sha256"`
-	Size      int64     `json:"size"`
-	Blob      string    `json:"blob"`
-	Created   time.Time `json:"created"`
-	CreatedBy string    `json:"created_by,omitempty"`
-	// Releases are the releases of the manifest rendered for each environment
-	// declared when the candidate was published.
-	Releases map[string][]policy.Release `json:"releases,omitempty"`
+// Now is the store's time (see Clock); it needs one answered request first.
+func (s *Store) Now() (time.Time, error) { return s.clock.Now() }
+
+func (s *Store) key(rel string) string { return s.prefix + rel }
+
+// listing is one listing of keys under a directory of the layout.
+type listing struct {
+	dir        string // relative to the prefix, without a trailing slash
+	startAfter string // relative to dir; "" lists from the start
+	maxKeys    int32  // 0: pages of 1000
+	delimiter  bool   // list the directory's subdirectories instead
 }
 
-// NonFinal lists, in name order, the environments whose rendered manifest has
-// a release that is not final.
-func (c Claim) NonFinal() []string {
-	var envs []string
-	for env, releases := range c.Releases {
-		for _, r := range releases {
-			if !r.Final {
-				envs = append(envs, env)
-				break
-			}
-		}
-	}
-	sort.Strings(envs)
-	return envs
-}
-
-// Candidate is a committed candidate as seen in a listing.
-type Candidate struct {
-	Version   string
-	SHA256    string
-	Published time.Time
-	// NonFinal lists the environments whose manifest has a release that is
-	// not final.
-	NonFinal []string
-}
-
-// PassKey is a pass as seen in a listing.
-type PassKey struct {
-	Environment string
-	Version     string
-	Time        time.Time
-	Key         string
-}
-
-// Build identifies the Concourse build that recorded a pass.
-type Build struct {
-	ID       string `json:"id,omitempty"`
-	Name     string `json:"name,omitempty"`
-	Job      string `json:"job,omitempty"`
-	Pipeline string `json:"pipeline,omitempty"`
-	Team     string `json:"team,omitempty"`
-	URL      string `json:"url,omitempty"`
-}
-
-// PassRecord is the body of a pass object.
-type PassRecord struct {
-	Environment string    `json:"environment"`
-	Version     string    `json:"version"`
-	SHA256      string    `json:"sha256"`
-	Time        time.Time `json:"time"`
-	Build       Build     `json:"build"`
-	Note        string    `json:"note,omitempty"`
-}
-
-func (s *Store) key(parts ...string) string {
-	return s.prefix + path.Join(parts...)
-}
-
-func claimKey(version string) string { return path.Join("versions", version+".json") }
-
-const nonFinalMark = ".nonfinal="
-
-func commitKey(claim Claim) string {
-	name := claim.SHA256
-	if envs := claim.NonFinal(); len(envs) > 0 {
-		name += nonFinalMark + strings.Join(envs, ",")
-	}
-	return path.Join("candidates", claim.Version, name+".json")
-}
-
-// parseCommitKey reads "<version>/<sha256>[.nonfinal=<envs>].json".
-func parseCommitKey(rel string) (Candidate, bool) {
-	version, file, ok := strings.Cut(rel, "/")
-	name, isJSON := strings.CutSuffix(file, ".json")
-	if !ok || !isJSON || strings.Contains(name, "/") {
-		return Candidate{}, false
-	}
-	c := Candidate{Version: version, SHA256: name}
-	if sha, envs, found := strings.Cut(name, nonFinalMark); found {
-		c.SHA256, c.NonFinal = sha, strings.Split(envs, ",")
-	}
-	return c, true
-}
-
-// list calls fn for each key under prefix (relative to the store's prefix),
-// one ListObjectsV2 page of up to 1000 keys at a time.
-func (s *Store) list(ctx context.Context, prefix string, fn func(rel string, obj types.Object)) error {
-	full := s.key(prefix) + "/"
-	return s.pages(ctx, full, "", func(page *s3.ListObjectsV2Output) {
-		for _, obj := range page.Contents {
-			fn(strings.TrimPrefix(aws.ToString(obj.Key), full), obj)
-		}
-	})
-}
-
-// pages calls fn for each ListObjectsV2 page under the full key prefix.
-func (s *Store) pages(ctx context.Context, full, delimiter string, fn func(*s3.ListObjectsV2Output)) error {
+// list calls fn for each key (relative to the listing's directory) and
+// stops early when fn returns false.
+func (s *Store) list(ctx context.Context, l listing, fn func(name string, obj types.Object) bool) error {
+	full := s.key(l.dir) + "/"
 	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(full)}
-	if delimiter != "" {
-		in.Delimiter = aws.String(delimiter)
+	if l.startAfter != "" {
+		in.StartAfter = aws.String(full + l.startAfter)
+	}
+	if l.maxKeys > 0 {
+		in.MaxKeys = aws.Int32(l.maxKeys)
+	}
+	if l.delimiter {
+		in.Delimiter = aws.String("/")
 	}
 	pages := s3.NewListObjectsV2Paginator(s.client, in)
 	for pages.HasMorePages() {
@@ -199,348 +113,170 @@ func (s *Store) pages(ctx context.Context, full, delimiter string, fn func(*s3.L
 		if err != nil {
 			return fmt.Errorf("listing %s: %w", full, s.explain(err))
 		}
-		fn(page)
+		for _, p := range page.CommonPrefixes {
+			name := strings.TrimSuffix(strings.TrimPrefix(aws.ToString(p.Prefix), full), "/")
+			if !fn(name, types.Object{}) {
+				return nil
+			}
+		}
+		for _, obj := range page.Contents {
+			if !fn(strings.TrimPrefix(aws.ToString(obj.Key), full), obj) {
+				return nil
+			}
+		}
 	}
 	return nil
 }
 
-// Candidates lists the committed candidates, in no particular order.
-func (s *Store) Candidates(ctx context.Context) ([]Candidate, error) {
-	var out []Candidate
-	err := s.list(ctx, "candidates", func(rel string, obj types.Object) {
-		if c, ok := parseCommitKey(rel); ok {
-			c.Published = aws.ToTime(obj.LastModified)
-			out = append(out, c)
+// putCreate writes body at rel only if the key does not exist, and verifies
+// the outcome: success means the key holds exactly these bytes.
+//   - 412: someone wrote the key first, or a first attempt of ours landed and
+//     its answer was lost. The key is read back: our bytes are success,
+//     others' are ErrExists.
+//   - 409 (a concurrent conditional write on the key is in flight): retried
+//     with backoff, then reported. Never taken as success.
+func (s *Store) putCreate(ctx context.Context, rel string, body []byte, contentType string) error {
+	full := s.key(rel)
+	if err := checkKey(full); err != nil {
+		return err
+	}
+	for attempt := 1; ; attempt++ {
+		in := &s3.PutObjectInput{
+			Bucket:      aws.String(s.bucket),
+			Key:         aws.String(full),
+			Body:        bytes.NewReader(body),
+			ContentType: aws.String(contentType),
+			IfNoneMatch: aws.String("*"),
 		}
-	})
-	return out, err
-}
-
-// ClaimedVersions lists every claimed version, committed or not.
-func (s *Store) ClaimedVersions(ctx context.Context) ([]string, error) {
-	var out []string
-	err := s.list(ctx, "versions", func(rel string, _ types.Object) {
-		if v, ok := strings.CutSuffix(rel, ".json"); ok && !strings.Contains(v, "/") {
-			out = append(out, v)
+		if s.sse != "" {
+			in.ServerSideEncryption = s.sse
+			in.SSEKMSKeyId = s.kmsKeyID
 		}
-	})
-	return out, err
-}
-
-// Passes lists every pass recorded in env, oldest first.
-func (s *Store) Passes(ctx context.Context, env string) ([]PassKey, error) {
-	out, err := s.passesUnder(ctx, env, "", nil)
-	sortPasses(out)
-	return out, err
-}
-
-// PassesOf lists the passes of one version in the given environments,
-// oldest first.
-func (s *Store) PassesOf(ctx context.Context, version string, envs []string) ([]PassKey, error) {
-	var out []PassKey
-	for _, env := range envs {
-		var err error
-		if out, err = s.passesUnder(ctx, env, version, out); err != nil {
-			return nil, err
-		}
-	}
-	sortPasses(out)
-	return out, nil
-}
-
-// passesUnder appends to out the passes listed under passes/<env>/[<version>/].
-func (s *Store) passesUnder(ctx context.Context, env, version string, out []PassKey) ([]PassKey, error) {
-	err := s.list(ctx, path.Join("passes", env, version), func(rel string, obj types.Object) {
-		if version != "" {
-			rel = version + "/" + rel
-		}
-		if p, ok := parsePassKey(env, rel); ok {
-			p.Key = aws.ToString(obj.Key)
-			out = append(out, p)
-		}
-	})
-	return out, err
-}
-
-// Environments lists the environments that have pass records.
-func (s *Store) Environments(ctx context.Context) ([]string, error) {
-	full := s.key("passes") + "/"
-	var envs []string
-	err := s.pages(ctx, full, "/", func(page *s3.ListObjectsV2Output) {
-		for _, p := range page.CommonPrefixes {
-			envs = append(envs, strings.TrimSuffix(strings.TrimPrefix(aws.ToString(p.Prefix), full), "/"))
-		}
-	})
-	return envs, err
-}
-
-func parsePassKey(env, rel string) (PassKey, bool) {
-	version, file, ok := strings.Cut(rel, "/")
-	if !ok || strings.Contains(file, "/") {
-		return PassKey{}, false
-	}
-	stamp, _, ok := strings.Cut(file, "_")
-	if !ok {
-		return PassKey{}, false
-	}
-	t, err := time.Parse(timeLayout, stamp)
-	if err != nil {
-		return PassKey{}, false
-	}
-	return PassKey{Environment: env, Version: version, Time: t}, true
-}
-
-func sortPasses(passes []PassKey) {
-	sort.SliceStable(passes, func(i, j int) bool {
-		if !passes[i].Time.Equal(passes[j].Time) {
-			return passes[i].Time.Before(passes[j].Time)
-		}
-		return passes[i].Key < passes[j].Key
-	})
-}
-
-// Claim reads the claim of a version; nil when the version is not claimed.
-func (s *Store) Claim(ctx context.Context, version string) (*Claim, error) {
-	var claim Claim
-	found, err := s.getJSON(ctx, claimKey(version), &claim)
-	if err != nil || !found {
-		return nil, err
-	}
-	return &claim, nil
-}
-
-// Committed reports whether the candidate of the claim is committed.
-func (s *Store) Committed(ctx context.Context, claim *Claim) (bool, error) {
-	_, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{
-		Bucket: aws.String(s.bucket),
-		Key:    aws.String(s.key(commitKey(*claim))),
-	})
-	if err == nil {
-		return true, nil
-	}
-	if isNotFound(err) {
-		return false, nil
-	}
-	return false, fmt.Errorf("reading candidate %s: %w", claim.Version, s.explain(err))
-}
-
-// PutClaim claims a version for some content; ErrExists when another claim
-// came first.
-func (s *Store) PutClaim(ctx context.Context, claim Claim) error {
-	return s.putJSON(ctx, claimKey(claim.Version), claim)
-}
-
-// Commit writes the commit record of a claimed version, making the candidate
-// visible. Committing twice is harmless.
-func (s *Store) Commit(ctx context.Context, claim Claim) error {
-	err := s.putJSON(ctx, commitKey(claim), claim)
-	if errors.Is(err, ErrExists) {
-		return nil
-	}
-	return err
-}
-
-// PutPass stores a pass record under a new key and returns its listing view.
-func (s *Store) PutPass(ctx context.Context, rec PassRecord) (PassKey, error) {
-	rel := path.Join("passes", rec.Environment, rec.Version, rec.Time.UTC().Format(timeLayout)+"_"+randomHex(8)+".json")
-	// The key is this call's own (time and a random suffix): when it exists,
-	// a retry of this very write met the answer of a first attempt lost on
-	// the way back, and the pass is recorded.
-	if err := s.putJSON(ctx, rel, rec); err != nil && !errors.Is(err, ErrExists) {
-		return PassKey{}, err
-	}
-	return PassKey{Environment: rec.Environment, Version: rec.Version, Time: rec.Time, Key: s.key(rel)}, nil
-}
-
-// Pass reads one pass record.
-func (s *Store) Pass(ctx context.Context, p PassKey) (PassRecord, error) {
-	var rec PassRecord
-	found, err := s.getJSON(ctx, strings.TrimPrefix(p.Key, s.prefix), &rec)
-	if err == nil && !found {
-		err = fmt.Errorf("pass record %s vanished", p.Key)
-	}
-	return rec, err
-}
-
-// UploadBlob streams r to a new blob key, in parallel parts, and returns the
-// key and the number of bytes stored. The blob is invisible until a claim and
-// commit name it.
-func (s *Store) UploadBlob(ctx context.Context, r io.Reader) (key string, size int64, err error) {
-	rel := path.Join("blobs", randomHex(16)+".tgz")
-	// The transfer manager's defaults (8 MiB parts, 5 at once) keep memory
-	// bounded (about 50 MiB of part buffers) whatever the candidate's size.
-	uploader := transfermanager.New(s.client)
-	counted := &countingReader{r: r}
-	in := &transfermanager.UploadObjectInput{
-		Bucket:      aws.String(s.bucket),
-		Key:         aws.String(s.key(rel)),
-		Body:        counted,
-		ContentType: aws.String("application/gzip"),
-		IfNoneMatch: aws.String("*"),
-	}
-	if s.sse != "" {
-		in.ServerSideEncryption = tmtypes.ServerSideEncryption(s.sse)
-		in.SSEKMSKeyID = s.kmsKeyID
-	}
-	if _, err := uploader.UploadObject(ctx, in); err != nil {
-		// The key is this call's own (128 random bits): when it exists with
-		// every byte read, a retry met the answer of a first attempt that was
-		// lost on the way back, and the blob is stored.
-		if !isExists(err) || !s.hasSize(ctx, rel, counted.n) {
-			return "", 0, fmt.Errorf("uploading %s: %w", rel, s.explain(err))
-		}
-	}
-	return rel, counted.n, nil
-}
-
-// hasSize reports whether the object at rel exists with size bytes.
-func (s *Store) hasSize(ctx context.Context, rel string, size int64) bool {
-	head, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{
-		Bucket: aws.String(s.bucket),
-		Key:    aws.String(s.key(rel)),
-	})
-	return err == nil && aws.ToInt64(head.ContentLength) == size
-}
-
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
-// OpenBlob streams a blob. A download cut on the way is resumed where it
-// stopped (a ranged GET pinned to the same object by its ETag), with backoff.
-func (s *Store) OpenBlob(ctx context.Context, rel string) (io.ReadCloser, error) {
-	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{
-		Bucket: aws.String(s.bucket),
-		Key:    aws.String(s.key(rel)),
-	})
-	if err != nil {
-		if isNotFound(err) {
-			return nil, fmt.Errorf("blob %s is missing from the store", rel)
-		}
-		return nil, fmt.Errorf("downloading %s: %w", rel, s.explain(err))
-	}
-	return &blobReader{ctx: ctx, store: s, rel: rel, etag: out.ETag, size: aws.ToInt64(out.ContentLength), body: out.Body}, nil
-}
-
-// blobReader resumes a download whose connection broke.
-type blobReader struct {
-	ctx      context.Context
-	store    *Store
-	rel      string
-	etag     *string
-	size     int64
-	offset   int64
-	body     io.ReadCloser
-	attempts int
-}
-
-func (b *blobReader) Read(p []byte) (int, error) {
-	for {
-		n, err := b.body.Read(p)
-		b.offset += int64(n)
-		if err == io.EOF && b.offset < b.size {
-			err = io.ErrUnexpectedEOF
-		}
-		if err == nil || err == io.EOF {
-			return n, err
-		}
-		if resumeErr := b.resume(err); resumeErr != nil {
-			return n, resumeErr
-		}
-		if n > 0 {
-			return n, nil
+		_, err := s.client.PutObject(ctx, in)
+		switch {
+		case err == nil:
+			return nil
+		case isStatus(err, http.StatusPreconditionFailed):
+			stored, found, readErr := s.getBytes(ctx, rel, int64(len(body))+1)
+			if readErr != nil {
+				return fmt.Errorf("writing %s: the key exists and reading it back failed: %w", rel, readErr)
+			}
+			if found && bytes.Equal(stored, body) {
+				return nil
+			}
+			return fmt.Errorf("writing %s: %w", rel, ErrExists)
+		case isStatus(err, http.StatusConflict):
+			if attempt >= maxAttempts || ctx.Err() != nil {
+				return fmt.Errorf("writing %s: the store answered 409 Conflict %d times (%v); nothing was recorded", rel, attempt, s.explain(err))
+			}
+			select {
+			case <-time.After(backoff(attempt)):
+			case <-ctx.Done():
+			}
+		default:
+			return fmt.Errorf("writing %s: %w", rel, s.explain(err))
 		}
 	}
 }
 
-// resume reopens the blob at the current offset after a read failed.
-func (b *blobReader) resume(cause error) error {
-	if b.offset >= b.size {
-		return cause // every byte arrived: nothing to resume (a checksum error, say)
-	}
-	for {
-		b.attempts++
-		if b.attempts >= maxAttempts || b.ctx.Err() != nil {
-			return fmt.Errorf("downloading %s: connection lost at byte %d of %d, gave up after %d attempts: %w", b.rel, b.offset, b.size, b.attempts, cause)
-		}
-		select {
-		case <-time.After(backoff(b.attempts)):
-		case <-b.ctx.Done():
-			continue
-		}
-		b.body.Close()
-		out, err := b.store.client.GetObject(b.ctx, &s3.GetObjectInput{
-			Bucket:  aws.String(b.store.bucket),
-			Key:     aws.String(b.store.key(b.rel)),
-			Range:   aws.String(fmt.Sprintf("bytes=%d-", b.offset)),
-			IfMatch: b.etag,
-		})
-		if err != nil {
-			b.body, cause = io.NopCloser(strings.NewReader("")), b.store.explain(err)
-			continue
-		}
-		b.body = out.Body
-		return nil
-	}
-}
-
-func (b *blobReader) Close() error { return b.body.Close() }
-
-// backoff is the wait before retry attempt n (1, 2, …): exponential from
-// 200 ms, capped at maxBackoff.
-func backoff(n int) time.Duration {
-	d := 200 * time.Millisecond << min(n-1, 8)
-	return min(d, maxBackoff)
-}
-
-func (s *Store) putJSON(ctx context.Context, rel string, v any) error {
+func (s *Store) putRecord(ctx context.Context, rel string, v any) error {
 	body, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	in := &s3.PutObjectInput{
-		Bucket:      aws.String(s.bucket),
-		Key:         aws.String(s.key(rel)),
-		Body:        bytes.NewReader(body),
-		ContentType: aws.String("application/json"),
-		IfNoneMatch: aws.String("*"),
-	}
-	if s.sse != "" {
-		in.ServerSideEncryption = s.sse
-		in.SSEKMSKeyId = s.kmsKeyID
-	}
-	if _, err := s.client.PutObject(ctx, in); err != nil {
-		if isExists(err) {
-			return fmt.Errorf("writing %s: %w", rel, ErrExists)
-		}
-		return fmt.Errorf("writing %s: %w", rel, s.explain(err))
-	}
-	return nil
+	return s.putCreate(ctx, rel, body, "application/json")
 }
 
-func (s *Store) getJSON(ctx context.Context, rel string, v any) (bool, error) {
+// getBytes reads at most limit bytes of the object at rel; found is false
+// when there is none. An object larger than limit is an error.
+func (s *Store) getBytes(ctx context.Context, rel string, limit int64) ([]byte, bool, error) {
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{
 		Bucket: aws.String(s.bucket),
 		Key:    aws.String(s.key(rel)),
 	})
 	if err != nil {
 		if isNotFound(err) {
-			return false, nil
+			return nil, false, nil
 		}
-		return false, fmt.Errorf("reading %s: %w", rel, s.explain(err))
+		return nil, false, fmt.Errorf("reading %s: %w", rel, s.explain(err))
 	}
 	defer out.Body.Close()
-	if err := json.NewDecoder(io.LimitReader(out.Body, 1<<20)).Decode(v); err != nil {
-		return false, fmt.Errorf("reading %s: %w", rel, err)
+	b, err := io.ReadAll(io.LimitReader(out.Body, limit+1))
+	if err != nil {
+		return nil, false, fmt.Errorf("reading %s: %w", rel, s.explain(err))
+	}
+	if int64(len(b)) > limit {
+		return nil, false, fmt.Errorf("reading %s: larger than %d bytes: %w", rel, limit, ErrNotRecord)
+	}
+	return b, true, nil
+}
+
+// getRecord reads a JSON record; found is false when there is none.
+func (s *Store) getRecord(ctx context.Context, rel string, v any) (bool, error) {
+	b, found, err := s.getBytes(ctx, rel, maxRecordBytes)
+	if err != nil || !found {
+		return false, err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return false, fmt.Errorf("reading %s: %w (%v)", rel, ErrNotRecord, err)
 	}
 	return true, nil
+}
+
+// ErrNoConditionalWrites refuses a store that ignores If-None-Match.
+var ErrNoConditionalWrites = errors.New("this store does not support conditional writes (a second create-only PUT of one key succeeded instead of answering 412 Precondition Failed): every record here is create-only, so concurrent writers would overwrite each other")
+
+// layoutRecord is the body of layout.json.
+type layoutRecord struct {
+	Layout int    `json:"layout"`
+	Note   string `json:"note"`
+}
+
+// Bootstrap runs before the first write to a prefix: it writes layout.json
+// create-only, then writes it again, which must be refused with 412. A store
+// that accepts the second write ignores If-None-Match and is refused before
+// any record is written (layout.json, the probe itself, holds the same bytes
+// both times).
+func (s *Store) Bootstrap(ctx context.Context) error {
+	body, _ := json.Marshal(layoutRecord{Layout: Layout, Note: "templates-candidate store layout"})
+	full := s.key(layoutKey)
+	put := func() error {
+		_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+			Bucket:      aws.String(s.bucket),
+			Key:         aws.String(full),
+			Body:        bytes.NewReader(body),
+			ContentType: aws.String("application/json"),
+			IfNoneMatch: aws.String("*"),
+		})
+		return err
+	}
+	if err := put(); err != nil {
+		if isStatus(err, http.StatusPreconditionFailed) {
+			return s.checkLayout(ctx)
+		}
+		return fmt.Errorf("writing %s: %w", layoutKey, s.explain(err))
+	}
+	err := put()
+	if err == nil {
+		return ErrNoConditionalWrites
+	}
+	if !isStatus(err, http.StatusPreconditionFailed) {
+		return fmt.Errorf("probing conditional writes on %s: %w", layoutKey, s.explain(err))
+	}
+	return nil
+}
+
+// checkLayout refuses a prefix that holds another layout.
+func (s *Store) checkLayout(ctx context.Context) error {
+	var rec layoutRecord
+	found, err := s.getRecord(ctx, layoutKey, &rec)
+	if err != nil {
+		return err
+	}
+	if found && rec.Layout != Layout {
+		return fmt.Errorf("%s says layout %d; this resource reads layout %d", s.key(layoutKey), rec.Layout, Layout)
+	}
+	return nil
 }
 
 func randomHex(n int) string {

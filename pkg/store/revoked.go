@@ -1,0 +1,71 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// Revocation is the record of a revoked candidate. It is stored beside the
+// candidate's commit record (candidates/<version key>_revoked), so every
+// listing that sees a candidate sees its revocation too, at no extra request.
+type Revocation struct {
+	Version string    `json:"version"`
+	SHA256  string    `json:"sha256"`
+	Reason  string    `json:"reason"`
+	Time    time.Time `json:"time"`
+	Build   Build     `json:"build"`
+}
+
+const revokedSuffix = "_revoked"
+
+func revocationKey(vk string) string { return path.Join(candidatesDir, vk+revokedSuffix) }
+
+// parseRevocationName reads "<version key>_revoked".
+func parseRevocationName(name string) (string, bool) {
+	vk, ok := strings.CutSuffix(name, revokedSuffix)
+	if !ok {
+		return "", false
+	}
+	v, err := ParseVersionKey(vk)
+	return v, err == nil
+}
+
+// Revoked lists the revoked versions (a listing of candidates/, no GET).
+func (s *Store) Revoked(ctx context.Context) (map[string]bool, error) {
+	out := map[string]bool{}
+	err := s.list(ctx, listing{dir: candidatesDir}, func(name string, _ types.Object) bool {
+		if v, ok := parseRevocationName(name); ok {
+			out[v] = true
+		}
+		return true
+	})
+	return out, err
+}
+
+// Revocation reads the record of a revoked version; nil when not revoked.
+func (s *Store) Revocation(ctx context.Context, version string) (*Revocation, error) {
+	vk, ok := VersionKey(version)
+	if !ok {
+		return nil, fmt.Errorf("%q is not a semantic version", version)
+	}
+	var rec Revocation
+	found, err := s.getRecord(ctx, revocationKey(vk), &rec)
+	if err != nil || !found {
+		return nil, err
+	}
+	return &rec, nil
+}
+
+// PutRevocation revokes a version; ErrExists when it was revoked already.
+func (s *Store) PutRevocation(ctx context.Context, rec Revocation) error {
+	vk, ok := VersionKey(rec.Version)
+	if !ok {
+		return fmt.Errorf("%q is not a semantic version", rec.Version)
+	}
+	return s.putRecord(ctx, revocationKey(vk), rec)
+}
