@@ -300,6 +300,9 @@ var _ = Describe("fail-closed inputs", func() {
 				`params.candidate: "cand" leaves the put's directory through a symlink (cand)`),
 			Entry("a candidate through ..", nil, map[string]any{"candidate": "../outside", "environment": "dev1"},
 				`params.candidate: "../outside" leaves the put's directory (through "..")`),
+			Entry("a revoke directory that is a symlink to outside", func() { put.symlink(filepath.Join(getDir, "cand"), "cand") },
+				map[string]any{"revoke": "cand", "reason": "a test"},
+				`params.revoke: "cand" leaves the put's directory through a symlink (cand)`),
 			Entry("a candidate whose version file is a symlink to outside", func() {
 				writeFiles(filepath.Join(put.dir, "cand"), map[string]string{"sha256": readTrimmed(filepath.Join(getDir, "cand", "sha256")) + "\n"})
 				put.symlink(filepath.Join(put.outside, "version"), "cand/version")
@@ -333,24 +336,20 @@ var _ = Describe("fail-closed inputs", func() {
 			expectNoSuccessFiles(dest)
 		})
 
-		It("leaves nothing behind when rendering fails after unpacking", func() {
-			// Published while no environment was declared (nothing rendered),
-			// its qa ops do not apply: rendering qa on get fails after the
-			// download and the unpack.
-			files := redisTemplates("unrendered")
-			files["environments/qa/ops/broken.yml"] = "- type: replace\n  path: /instance_groups/name=nope/instances\n  value: 3\n"
-			published := publish(source(bucket, nil), files, "1.0.0")
-			Expect(published.Version).To(Equal(ver("1.0.0")))
-
+		It("leaves nothing behind when its last write fails, after the download, the unpack and the render", func() {
+			publish(src, redisTemplates("last-write"), "1.0.0")
 			dest := filepath.Join(GinkgoT().TempDir(), "get")
-			Expect(os.MkdirAll(dest, 0o755)).To(Succeed())
-			withQA := source(bucket, map[string]any{"environments": map[string]any{"qa": map[string]any{}}})
-			_, sess := in(dest, map[string]any{"source": withQA, "version": ver("1.0.0"), "params": map[string]any{"render": "qa"}})
-			expectRefusal(sess, "qa")
-			expectNoSuccessFiles(dest)
+			// Something in the way of passed.json, the last file a get writes.
+			Expect(os.MkdirAll(filepath.Join(dest, "passed.json"), 0o755)).To(Succeed())
+			_, sess := in(dest, map[string]any{"source": src, "version": ver("1.0.0"), "params": map[string]any{"render": "production"}})
+			expectRefusal(sess, "passed.json")
 			entries, err := os.ReadDir(dest)
 			Expect(err).NotTo(HaveOccurred())
-			Expect(entries).To(BeEmpty(), "the destination Concourse made is left as it was")
+			var left []string
+			for _, e := range entries {
+				left = append(left, e.Name())
+			}
+			Expect(left).To(Equal([]string{"passed.json"}), "only what was there before the get is left")
 		})
 	})
 
