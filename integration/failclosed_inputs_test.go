@@ -371,6 +371,16 @@ var _ = Describe("fail-closed inputs", func() {
 			Entry("700 '<' (700 bytes typed, 4200 stored)", strings.Repeat("<", 700), "params.note: 4200 bytes once escaped as JSON (700 given), over the 4096-byte limit"),
 		)
 
+		DescribeTable("bounds the other free text a put stores the same way",
+			func(params map[string]any, want string) {
+				refusedPut(bucket, getDir, map[string]any{"source": src, "params": params}, want)
+			},
+			Entry("a revocation's reason", map[string]any{"revoke": "1.0.0", "reason": strings.Repeat("<", 1000)},
+				"params.reason: 6000 bytes once escaped as JSON (1000 given), over the 4096-byte limit"),
+			Entry("a break-glass override", map[string]any{"candidate": "cand", "environment": "production", "override": strings.Repeat("o", 5000)},
+				"params.override: 5000 bytes, over the 4096-byte limit"),
+		)
+
 		It("of 4096 bytes is recorded and read back whole", func() {
 			note := strings.Repeat("n", 4096)
 			_, sess := passEnv(src, getDir, "dev1", note, nil)
