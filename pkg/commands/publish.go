@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/templates-candidate/templates-candidate-resource/pkg/gate"
@@ -293,26 +292,15 @@ func upload(ctx context.Context, st *store.Store, body *content, build store.Bui
 // requestedVersion reads params.version or params.version_file; explicit is
 // false when neither is given (the next patch is then chosen).
 func requestedVersion(src string, p protocol.OutParams) (version string, explicit bool, err error) {
-	key, raw := "params.version", p.Version
 	if p.VersionFile != "" {
-		key = "params.version_file"
-		path, err := inside(src, "version_file", p.VersionFile)
-		if err != nil {
-			return "", false, err
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return "", false, fmt.Errorf("params.version_file: cannot read %s: %v", p.VersionFile, errors.Unwrap(err))
-		}
-		raw = string(b)
-		if strings.TrimSpace(raw) == "" {
-			return "", false, fmt.Errorf("params.version_file: %s is empty", p.VersionFile)
-		}
+		// Bounded, symlinks resolved inside $1, and never echoing the file.
+		v, err := readVersionFile(src, p.VersionFile)
+		return v, err == nil, err
 	}
-	if raw == "" {
+	if p.Version == "" {
 		return "", false, nil
 	}
-	v, err := parseVersion(key, raw)
+	v, err := parseVersion("params.version", p.Version)
 	if err != nil {
 		return "", false, err
 	}

@@ -83,12 +83,16 @@ func revoke(ctx context.Context, src string, req protocol.OutRequest, env resour
 // revokedCandidate reads params.revoke: the directory of a get of this
 // resource when $1 holds one by that name, otherwise a version.
 func revokedCandidate(src, name string) (version, digest string, err error) {
-	if dir, err := inside(src, "revoke", name); err == nil {
+	dir, pathErr := inside(src, "revoke", name)
+	if pathErr == nil {
 		if info, err := os.Stat(dir); err == nil && info.IsDir() {
 			return readCandidateDir("params.revoke", dir, name)
 		}
 	}
 	version, err = parseVersion("params.revoke", name)
+	if err != nil && pathErr != nil {
+		return "", "", pathErr // a directory out of $1 (through .. or a symlink)
+	}
 	if err != nil {
 		return "", "", fmt.Errorf("params.revoke: %q is neither the directory of a get of this resource nor a version", name)
 	}

@@ -24,13 +24,6 @@ func checkVersionBounds(key, s string) error {
 	return nil
 }
 
-// withinBounds reports whether every number of version s is below
-// maxVersionNumber.
-func withinBounds(s string) bool {
-	_, _, ok := tooLarge(s)
-	return !ok
-}
-
 // tooLarge finds the first number of s's release part that is not below
 // maxVersionNumber.
 func tooLarge(s string) (name, number string, found bool) {

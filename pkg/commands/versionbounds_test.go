@@ -36,8 +36,10 @@ var _ = Describe("version numbers", func() {
 		Expect(err).To(MatchError("publishing without a version: the next patch would be 1.0.9223372036854775807, and patch 9223372036854775807 is too large (major, minor and patch must each be below 9223372036854775807): give params.version"))
 	})
 
-	It("ignores a listed version that is too large when choosing the next patch", func() {
-		Expect(nextPatch([]string{"1.0.5", "1.0.9223372036854775807"})).To(Equal("1.0.6"))
-		Expect(nextVersion([]string{"1.0.5", "1.0.9223372036854775807"})).To(Equal("1.0.6"), "and never 1.0.-9223372036854775808")
+	It("refuses, rather than wraps around or starts over, when the highest listed version is too large", func() {
+		_, err := nextPatch([]string{"1.0.5", "1.0.9223372036854775807"})
+		Expect(err).To(MatchError("the next patch after 1.0.9223372036854775807 would overflow: publish with an explicit version"))
+		_, err = nextPatch([]string{"99999999999999999999.0.0"})
+		Expect(err).To(MatchError(ContainSubstring("major 99999999999999999999 is too large")))
 	})
 })

@@ -42,7 +42,7 @@ func compareVersions(a, b string) int { return semver.Compare("v"+a, "v"+b) }
 func nextVersion(claimed []string) (string, error) {
 	highest := ""
 	for _, v := range claimed {
-		if isVersion(v) && withinBounds(v) && (highest == "" || compareVersions(v, highest) > 0) {
+		if isVersion(v) && (highest == "" || compareVersions(v, highest) > 0) {
 			highest = v
 		}
 	}

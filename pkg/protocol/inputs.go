@@ -7,28 +7,29 @@ import (
 	"strings"
 )
 
-// MaxNoteBytes bounds params.note as it is stored: JSON-escaped, so a note of
+// MaxNoteBytes bounds the free text a put stores in a record (params.note,
+// params.reason, params.override) as it is stored: JSON-escaped, so text of
 // characters that escape long ("<" is stored as \u003c, six bytes) is
 // measured by what it costs in the record, not by what was typed.
 const MaxNoteBytes = 4096
 
-// checkNote refuses a note whose stored (JSON-escaped) form is over
-// MaxNoteBytes: every record is read whole by every get of its candidate, and
-// records are immutable, so an oversized one must never be written.
-func checkNote(note string) error {
-	if len(note) > MaxNoteBytes {
+// checkStoredText refuses text whose stored (JSON-escaped) form is over
+// MaxNoteBytes: every record is read whole by every get of its candidate,
+// and records are immutable, so an oversized one must never be written.
+func checkStoredText(key, text string) error {
+	if len(text) > MaxNoteBytes {
 		// Escaping never shortens: no need to measure further.
-		return fmt.Errorf("params.note: %d bytes, over the %d-byte limit: keep the note short and link to the details", len(note), MaxNoteBytes)
+		return fmt.Errorf("%s: %d bytes, over the %d-byte limit: keep it short and link to the details", key, len(text), MaxNoteBytes)
 	}
-	escaped, err := json.Marshal(note)
+	escaped, err := json.Marshal(text)
 	if err != nil {
-		return fmt.Errorf("params.note: %v", err)
+		return fmt.Errorf("%s: %v", key, err)
 	}
 	stored := len(escaped) - 2 // the quotes
 	if stored <= MaxNoteBytes {
 		return nil
 	}
-	return fmt.Errorf("params.note: %d bytes once escaped as JSON (%d given), over the %d-byte limit: keep the note short and link to the details", stored, len(note), MaxNoteBytes)
+	return fmt.Errorf("%s: %d bytes once escaped as JSON (%d given), over the %d-byte limit: keep it short and link to the details", key, stored, len(text), MaxNoteBytes)
 }
 
 // checkPrefix refuses a prefix that is not in canonical form: S3 keys are

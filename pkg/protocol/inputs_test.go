@@ -92,10 +92,10 @@ var _ = Describe("params.note", func() {
 			Expect(err).To(MatchError(ContainSubstring(want)))
 			Expect(err.Error()).NotTo(ContainSubstring("\n"))
 		},
-		Entry("one byte over", strings.Repeat("n", protocol.MaxNoteBytes+1), "params.note: 4097 bytes, over the 4096-byte limit"),
-		Entry("1.1 MB", strings.Repeat("n", 1_100_000), "params.note: 1100000 bytes, over the 4096-byte limit"),
-		Entry("180,000 '<'", strings.Repeat("<", 180_000), "params.note: 180000 bytes, over the 4096-byte limit"),
-		Entry("700 '<' (700 bytes typed, 4200 stored)", strings.Repeat("<", 700), "params.note: 4200 bytes once escaped as JSON (700 given), over the 4096-byte limit"),
+		Entry("one byte over", strings.Repeat("n", protocol.MaxNoteBytes+1), "params.note: 4097 bytes, over the 4096-byte limit: keep it short"),
+		Entry("1.1 MB", strings.Repeat("n", 1_100_000), "params.note: 1100000 bytes, over the 4096-byte limit: keep it short"),
+		Entry("180,000 '<'", strings.Repeat("<", 180_000), "params.note: 180000 bytes, over the 4096-byte limit: keep it short"),
+		Entry("700 '<' (700 bytes typed, 4200 stored)", strings.Repeat("<", 700), "params.note: 4200 bytes once escaped as JSON (700 given), over the 4096-byte limit: keep it short"),
 		Entry("control characters", strings.Repeat("\x01", 1000), "params.note: 6000 bytes once escaped as JSON (1000 given)"),
 	)
 })
@@ -119,3 +119,16 @@ func quote(s string) string {
 	b.WriteByte('"')
 	return b.String()
 }
+
+var _ = Describe("the other free text a put stores in a record", func() {
+	DescribeTable("is bounded as params.note is",
+		func(params, want string) {
+			_, err := protocol.DecodeOut(strings.NewReader(`{"source":{"bucket":"b",` + envs + `},"params":` + params + `}`))
+			Expect(err).To(MatchError(ContainSubstring(want)))
+		},
+		Entry("a revocation's reason", `{"revoke":"1.0.0","reason":`+quote(strings.Repeat("<", 1000))+`}`,
+			"params.reason: 6000 bytes once escaped as JSON (1000 given), over the 4096-byte limit"),
+		Entry("a break-glass override", `{"candidate":"c","environment":"dev1","override":`+quote(strings.Repeat("o", 5000))+`}`,
+			"params.override: 5000 bytes, over the 4096-byte limit"),
+	)
+})

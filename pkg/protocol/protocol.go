@@ -280,8 +280,10 @@ func DecodeOut(r io.Reader) (OutRequest, error) {
 		return req, err
 	}
 	p := req.Params
-	if err := checkNote(p.Note); err != nil {
-		return req, err
+	for _, text := range []struct{ key, value string }{{"params.note", p.Note}, {"params.reason", p.Reason}, {"params.override", p.Override}} {
+		if err := checkStoredText(text.key, text.value); err != nil {
+			return req, err
+		}
 	}
 	publish := p.Directory != "" || p.Tarball != ""
 	pass := p.Candidate != "" || p.Environment != ""

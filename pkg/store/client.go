@@ -95,14 +95,17 @@ func newClient(ctx context.Context, src protocol.Source, clock *Clock) (*s3.Clie
 			o.BaseEndpoint = aws.String(src.Endpoint)
 		}
 		o.UsePathStyle = src.UsePathStyle
+		// Every request's time is bounded (see pkg/timeouts). Apply needs
+		// the SDK's own buildable client, as the SDK resolved it: so it goes
+		// here, before anything wraps that client (a wrapped client would
+		// silently lose the idle bound that cuts stalled transfers).
+		bounds.Apply(o)
 		// Wrapped here, after the configuration applied AWS_CA_BUNDLE to
 		// the buildable client: every response's Date sets the store's clock.
 		o.HTTPClient = clockedClient{next: o.HTTPClient, clock: clock}
 		// Candidates are verified end to end by their sha256; the SDK's note
 		// about stores that send no response checksum is noise on stderr.
 		o.DisableLogOutputChecksumValidationSkipped = true
-		// Last: every request's time is bounded (see pkg/timeouts).
-		bounds.Apply(o)
 	}), nil
 }
 

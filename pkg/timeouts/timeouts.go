@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
@@ -150,6 +151,10 @@ func idleDialer(dial func(ctx context.Context, network, addr string) (net.Conn, 
 type idleConn struct {
 	net.Conn
 	idle time.Duration
+	// timedOut is set once a read or a write found the connection silent:
+	// the other direction then fails with "use of closed network
+	// connection" (net/http closes it), which is the same stall.
+	timedOut atomic.Bool
 }
 
 func (c *idleConn) Read(p []byte) (int, error) {
@@ -167,8 +172,15 @@ func (c *idleConn) Write(p []byte) (int, error) {
 func (c *idleConn) touch() { _ = c.Conn.SetDeadline(time.Now().Add(c.idle)) }
 
 func (c *idleConn) stalled(err error) error {
+	if err == nil {
+		return nil
+	}
 	var netErr net.Error
-	if err != nil && errors.As(err, &netErr) && netErr.Timeout() {
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		c.timedOut.Store(true)
+		return &stallError{idle: c.idle, err: err}
+	}
+	if c.timedOut.Load() {
 		return &stallError{idle: c.idle, err: err}
 	}
 	return err
