@@ -42,7 +42,7 @@ image-test:
 # The README's commands. `make test` installs the pinned test tools once
 # (scripts/install-tools.sh) and runs every spec: all packages with the
 # integration suite against versitygw, then the integration suite again
-# against SeaweedFS (DESIGN.md §9). Both runs always run; it fails if either
+# against SeaweedFS (README "Stores"). Both runs always run; it fails if either
 # fails. One store alone: TC_S3_STORE=seaweedfs go test -count=1 ./integration/
 # -count=1: the integration, demo and bench specs compile the binaries
 # themselves, so go test's cache cannot see that they changed.
@@ -59,7 +59,7 @@ test:
 demo:
 	$(GO) run ./demo
 
-# The performance bars of DESIGN.md §4 against versitygw, each beside its
+# The performance bars of the README's "Performance" against versitygw, each beside its
 # baseline (bench/main.go); BENCH_FLAGS=-quick or BENCH_FLAGS='-only P1,P5'.
 .PHONY: bench
 bench:

@@ -1,4 +1,4 @@
-// Command bench measures the performance bars of DESIGN.md §4 (P1a/P1b–P9),
+// Command bench measures the performance bars of the README's "Performance" (P1a/P1b–P9),
 // each against a baseline run on the same data in the same run, and prints
 // rows of one table:
 //

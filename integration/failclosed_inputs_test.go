@@ -18,7 +18,7 @@ import (
 	"github.com/onsi/gomega/gexec"
 )
 
-// Fail-closed inputs (DESIGN.md §6 "Unknown is not admitted", §5 R2/R8,
+// Fail-closed inputs (docs/store.md, "The gates"; README "Safety";
 // issue 9 items 7, 8, 9, 10 and 13): each refusal is one line on stderr, a
 // non-zero exit, and nothing written to the store.
 

@@ -17,7 +17,7 @@ import (
 	"github.com/templates-candidate/templates-candidate-resource/pkg/policy"
 )
 
-// Every way to make a gate admit what its rule refuses (DESIGN.md §6, R6–R8)
+// Every way to make a gate admit what its rule refuses (docs/store.md, "The gates")
 // is a spec here that shows the refusal: one clear line, nothing recorded.
 var _ = Describe("gates that fail closed", func() {
 	var bucket string

@@ -154,7 +154,7 @@ func source(bucket string, extra map[string]any) map[string]any {
 	return s
 }
 
-// redisPolicy is the promotion policy of DESIGN.md §2 without the
+// redisPolicy is the promotion policy of the README's "Source" without the
 // final-release gate (not part of this issue).
 func redisPolicy() map[string]any {
 	return map[string]any{

@@ -12,7 +12,7 @@ import (
 	. "github.com/onsi/gomega"
 )
 
-// The final-release gate of DESIGN.md §2 on top of redisPolicy.
+// The final-release gate (README "Source") on top of redisPolicy.
 func gatedPolicy() map[string]any {
 	p := redisPolicy()
 	p["staging"] = map[string]any{"requires_any": []string{"dev1", "dev2"}, "final_releases": true}

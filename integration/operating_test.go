@@ -8,7 +8,7 @@ import (
 	. "github.com/onsi/gomega"
 )
 
-// Operating promotions beside the pipeline (DESIGN.md §7): revoke,
+// Operating promotions beside the pipeline (docs/operations.md): revoke,
 // break-glass, who approved, version lines, and what check and publish say.
 var _ = Describe("operating promotions", func() {
 	var (

@@ -20,7 +20,7 @@ import (
 	"github.com/onsi/gomega/gexec"
 )
 
-// Helpers of the reliability and security specs (DESIGN.md §5).
+// Helpers of the reliability and security specs (README "Safety").
 
 // successFiles are what a successful get writes into its directory; a failed
 // get must leave none of them.

@@ -22,7 +22,7 @@ import (
 	. "github.com/onsi/gomega"
 )
 
-// The S3 server the suite runs against (DESIGN.md §9), chosen by
+// The S3 server the suite runs against (README "Stores"), chosen by
 // TC_S3_STORE: versitygw (the default) or seaweedfs. `make test` runs the
 // suite once per store.
 const (

@@ -16,7 +16,7 @@ if ! go version -m "$tools/versitygw" 2>/dev/null | grep -q "versitygw[[:space:]
   echo "installing versitygw $versitygw_version into $tools" >&2
   GOBIN="$tools" go install "github.com/versity/versitygw/cmd/versitygw@$versitygw_version"
 fi
-# SeaweedFS (DESIGN §9): the module proxy's pseudo-version of the pinned commit.
+# SeaweedFS (README "Stores"): the module proxy's pseudo-version of the pinned commit.
 seaweedfs_version=v0.0.0-20261109003541-7506e5f91cd6
 if ! go version -m "$tools/weed" 2>/dev/null | grep -q "seaweedfs/seaweedfs[[:space:]]*$seaweedfs_version"; then
   echo "building SeaweedFS (weed) $seaweedfs_version into $tools (many minutes the first time)" >&2

@@ -14,7 +14,7 @@ import (
 )
 
 // The benchmarks pack and unpack a generated folder of benchFiles files of
-// YAML-like text, 200 MB in all by default (DESIGN P4); set
+// YAML-like text, 200 MB in all by default (the README's performance bar P4); set
 // ARCHIVE_BENCH_BYTES to another total for a quicker run. Each has a
 // side-by-side baseline, GNU tar on the same data in the same run, so the
 // ratio holds on a noisy machine:

@@ -8,7 +8,7 @@ import (
 
 // MaxNameLength bounds an environment name: it is a segment of store keys,
 // and keys must stay within the store's limits for any number of
-// environments (DESIGN.md §6).
+// environments (docs/store.md, "The gates").
 const MaxNameLength = 63
 
 // checkName refuses an environment name that is too long.
