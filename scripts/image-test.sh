@@ -163,7 +163,7 @@ log "versitygw on https://127.0.0.1:$port (pid $gw_pid)"
 
 # ---- the resource, run from the image's rootfs --------------------------------
 source_json=$(jq -nc --arg b "$bucket" --arg e "https://127.0.0.1:$port" --arg a "$access_key" --arg s "$secret_key" \
-  '{bucket:$b, endpoint:$e, use_path_style:true, region_name:"us-east-1", access_key_id:$a, secret_access_key:$s}')
+  '{bucket:$b, endpoint:$e, use_path_style:true, region_name:"us-east-1", access_key_id:$a, secret_access_key:$s, environments:{dev1:{}}}')
 
 # run NAME REQUEST ARG...: run /opt/resource/NAME in the rootfs with only the
 # image's environment plus Concourse's build metadata; stdout -> $tmp/NAME.out
