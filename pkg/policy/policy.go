@@ -252,29 +252,15 @@ func (p Policy) Admit(env string, ev Evidence, now time.Time) error {
 	}
 	first := firstPasses(ev.Passes)
 	refusal := &Refusal{Version: ev.Version, Environment: env}
-	met := ev.Published
-
-	if len(rule.RequiresAny) > 0 {
-		var earliest time.Time
-		for _, name := range rule.RequiresAny {
-			if t, ok := first[name]; ok && (earliest.IsZero() || t.Before(earliest)) {
-				earliest = t
-			}
-		}
-		if earliest.IsZero() {
-			refusal.AnyOf = rule.RequiresAny
-		} else if earliest.After(met) {
-			met = earliest
-		}
+	if len(rule.RequiresAny) > 0 && !slices.ContainsFunc(rule.RequiresAny, func(name string) bool { _, ok := first[name]; return ok }) {
+		refusal.AnyOf = rule.RequiresAny
 	}
 	for _, name := range rule.RequiresAll {
-		t, ok := first[name]
-		if !ok {
+		if _, ok := first[name]; !ok {
 			refusal.Missing = append(refusal.Missing, name)
-		} else if t.After(met) {
-			met = t
 		}
 	}
+	met := rule.MetAt(ev)
 	if rule.FinalReleases {
 		var releases []Release
 		known := false
@@ -307,6 +293,35 @@ func (p Policy) Admit(env string, ev Evidence, now time.Time) error {
 		return refusal
 	}
 	return nil
+}
+
+// MetAt is when the rule's requirements were first met, where a soak
+// counts from: the first pass of requires_any's earliest environment, or of
+// requires_all's last, whichever is later; with no requirement, the
+// publication. (Publication is no floor when there are requirements: the
+// store's LastModified may read a second later than the Date of a pass
+// recorded after it.)
+func (r Rule) MetAt(ev Evidence) time.Time {
+	first := firstPasses(ev.Passes)
+	if len(r.RequiresAny) == 0 && len(r.RequiresAll) == 0 {
+		return ev.Published
+	}
+	var met time.Time
+	if len(r.RequiresAny) > 0 {
+		var earliest time.Time
+		for _, name := range r.RequiresAny {
+			if t, ok := first[name]; ok && (earliest.IsZero() || t.Before(earliest)) {
+				earliest = t
+			}
+		}
+		met = earliest
+	}
+	for _, name := range r.RequiresAll {
+		if t := first[name]; t.After(met) {
+			met = t
+		}
+	}
+	return met
 }
 
 // firstPasses maps each environment to the time of its earliest pass.

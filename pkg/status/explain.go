@@ -267,7 +267,7 @@ func explain(x *Explanation, p policy.Policy, ev policy.Evidence, passes []EnvPa
 		case !requirementsMet:
 			r.Text = fmt.Sprintf("soaked %s since the requirements were met (they are not yet)", soak)
 		default:
-			since := metAt(rule, ev)
+			since := rule.MetAt(ev)
 			r.Since = &since
 			r.Text = fmt.Sprintf("soaked %s since the requirements were met at %s", soak, stamp(since))
 			if !r.Met {
@@ -297,33 +297,4 @@ func resetTargets(p policy.Policy, env string) []string {
 		}
 	}
 	return out
-}
-
-// metAt is when the rule's requirements were first all met (or the
-// candidate's publish time when it has none): where the soak counts from.
-func metAt(rule policy.Rule, ev policy.Evidence) time.Time {
-	first := map[string]time.Time{}
-	for _, p := range ev.Passes {
-		if t, ok := first[p.Environment]; !ok || p.Time.Before(t) {
-			first[p.Environment] = p.Time
-		}
-	}
-	met := ev.Published
-	if len(rule.RequiresAny) > 0 {
-		var earliest time.Time
-		for _, name := range rule.RequiresAny {
-			if t, ok := first[name]; ok && (earliest.IsZero() || t.Before(earliest)) {
-				earliest = t
-			}
-		}
-		if earliest.After(met) {
-			met = earliest
-		}
-	}
-	for _, name := range rule.RequiresAll {
-		if t := first[name]; t.After(met) {
-			met = t
-		}
-	}
-	return met
 }
