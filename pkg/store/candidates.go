@@ -63,31 +63,6 @@ type Candidate struct {
 // candidate's policy (environments in name order) has a non-final release.
 func (c Candidate) NonFinal(i int) bool { return maskHas(c.NonFinalMask, i) }
 
-// Candidates lists the committed candidates in semver order: every one, or,
-// with from set, from that version on (the listing starts at its key).
-func (s *Store) Candidates(ctx context.Context, from string) ([]Candidate, error) {
-	l := listing{dir: candidatesDir}
-	if from != "" {
-		vk, ok := VersionKey(from)
-		if !ok {
-			return nil, fmt.Errorf("%q is not a semantic version", from)
-		}
-		l.startAfter = startAt(vk)
-	}
-	var out []Candidate
-	err := s.list(ctx, l, func(name string, obj types.Object) bool {
-		if c, ok := parseCommitName(name); ok {
-			c.Published = aws.ToTime(obj.LastModified).UTC()
-			out = append(out, c)
-		} else if v, ok := parseRevocationName(name); ok && len(out) > 0 && out[len(out)-1].Version == v {
-			// The revocation sorts right after its commit record.
-			out[len(out)-1].Revoked = true
-		}
-		return true
-	})
-	return out, err
-}
-
 // Committed reads the commit record of one version from a listing of its
 // keys: whether it is committed, when (the store's clock), and whether it
 // was revoked. One request, like a HEAD, that also sees the revocation.

@@ -62,28 +62,6 @@ type Override struct {
 	Refusal string `json:"refusal"` // the refusal it overrode, word for word
 }
 
-// Passes lists the passes recorded in env in version order (then time): every
-// one, or with from set, those of that version and higher.
-func (s *Store) Passes(ctx context.Context, env, from string) ([]PassKey, error) {
-	l := listing{dir: path.Join(passesDir, env)}
-	if from != "" {
-		vk, ok := VersionKey(from)
-		if !ok {
-			return nil, fmt.Errorf("%q is not a semantic version", from)
-		}
-		l.startAfter = startAt(vk)
-	}
-	var out []PassKey
-	err := s.list(ctx, l, func(name string, _ types.Object) bool {
-		if p, ok := parsePassName(env, name); ok {
-			p.Key = path.Join(l.dir, name)
-			out = append(out, p)
-		}
-		return true
-	})
-	return out, err
-}
-
 // PassesOf lists the passes of one version in the given environments,
 // oldest first.
 func (s *Store) PassesOf(ctx context.Context, version string, envs []string) ([]PassKey, error) {
@@ -119,23 +97,6 @@ func (s *Store) PassEnvironments(ctx context.Context) ([]string, error) {
 		return true
 	})
 	return envs, err
-}
-
-// Deployments lists the passes of env in time order: every one, or with
-// after set, those at or after that time.
-func (s *Store) Deployments(ctx context.Context, env string, from time.Time) ([]Deployment, error) {
-	l := listing{dir: path.Join(deploysDir, env)}
-	if !from.IsZero() {
-		l.startAfter = from.UTC().Format(timeLayout)
-	}
-	var out []Deployment
-	err := s.list(ctx, l, func(name string, _ types.Object) bool {
-		if d, ok := parseDeployName(env, name); ok {
-			out = append(out, d)
-		}
-		return true
-	})
-	return out, err
 }
 
 // NextDeploymentTime is the time to give a new pass of env: the store's time

@@ -6,8 +6,6 @@ import (
 	"path"
 	"strings"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // Revocation is the record of a revoked candidate. It is stored beside the
@@ -37,13 +35,13 @@ func parseRevocationName(name string) (string, bool) {
 
 // Revoked lists the revoked versions (a listing of candidates/, no GET).
 func (s *Store) Revoked(ctx context.Context) (map[string]bool, error) {
+	candidates, err := s.Candidates(ctx, "")
 	out := map[string]bool{}
-	err := s.list(ctx, listing{dir: candidatesDir}, func(name string, _ types.Object) bool {
-		if v, ok := parseRevocationName(name); ok {
-			out[v] = true
+	for _, c := range candidates {
+		if c.Revoked {
+			out[c.Version] = true
 		}
-		return true
-	})
+	}
 	return out, err
 }
 

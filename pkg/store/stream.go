@@ -175,3 +175,42 @@ func (s *Store) StreamDeployments(ctx context.Context, env string, from time.Tim
 		return parseDeployName(env, name)
 	})
 }
+
+// collect reads a stream to its end.
+func collect[T any](next func() (T, bool), err func() error) ([]T, error) {
+	var out []T
+	for v, ok := next(); ok; v, ok = next() {
+		out = append(out, v)
+	}
+	return out, err()
+}
+
+// Candidates lists the committed candidates in semver order, each with its
+// revocation: every one, or with from set, from that version on.
+func (s *Store) Candidates(ctx context.Context, from string) ([]Candidate, error) {
+	cs, err := s.StreamCandidates(ctx, from)
+	if err != nil {
+		return nil, err
+	}
+	defer cs.Close()
+	return collect(cs.Next, cs.Err)
+}
+
+// Passes lists the passes recorded in env in version order (then time):
+// every one, or with from set, those of that version and higher.
+func (s *Store) Passes(ctx context.Context, env, from string) ([]PassKey, error) {
+	ps, err := s.StreamPasses(ctx, env, from)
+	if err != nil {
+		return nil, err
+	}
+	defer ps.Close()
+	return collect(ps.Next, ps.Err)
+}
+
+// Deployments lists the passes of env in time order: every one, or with
+// from set, those at or after that time.
+func (s *Store) Deployments(ctx context.Context, env string, from time.Time) ([]Deployment, error) {
+	ds := s.StreamDeployments(ctx, env, from)
+	defer ds.Close()
+	return collect(ds.Next, ds.Err)
+}
