@@ -189,7 +189,7 @@ func explain(x *Explanation, p policy.Policy, ev policy.Evidence, passes []EnvPa
 		if !revoked.Time.IsZero() {
 			notRevoked.Text += " at " + stamp(revoked.Time)
 		}
-		if b := revoked.Build.Describe(); b != "" {
+		if b := gate.DescribeBuild(revoked.Build); b != "" {
 			notRevoked.Text += " by " + b
 		}
 		notRevoked.Text += ": " + revoked.Reason

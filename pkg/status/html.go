@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/templates-candidate/templates-candidate-resource/pkg/gate"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/policy"
 )
 
@@ -110,7 +111,8 @@ func RuleText(r policy.Rule) string {
 }
 
 var page = template.Must(template.New("status").Funcs(template.FuncMap{
-	"stamp": stamp,
+	"describe": gate.DescribeBuild,
+	"stamp":    stamp,
 }).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -154,7 +156,7 @@ a { color: #1a56b5; }
 <tbody>
 {{range .Rows}}<tr class="candidate{{if .Revoked}} revoked{{end}}" id="v{{.Version}}">
 <th class="version">{{.Version}}<div class="published">published {{stamp .Published}}</div>{{if .Revoked}}<div><span class="badge revoked">revoked</span> {{.Revoked.Reason}}</div>{{end}}</th>
-{{range .Cells}}<td class="{{.Class}}">{{range .Passes}}<div class="pass">passed <time>{{stamp .Time}}</time>{{if .Build.URL}} <a href="{{.Build.URL}}">{{if .Build.Describe}}{{.Build.Describe}}{{else}}build{{end}}</a>{{else if .Build.Describe}} by {{.Build.Describe}}{{end}}{{if .Build.CreatedBy}} (triggered by {{.Build.CreatedBy}}){{end}}{{if .Note}}<div class="note">{{.Note}}</div>{{end}}{{if .Reset}} <span class="badge reset">reset</span>{{end}}{{if .Override}} <span class="badge override">override</span> {{.Override.Reason}}<div class="why">overrode: {{.Override.Refusal}}</div>{{end}}{{if .Unreadable}} (record unreadable){{end}}</div>{{end}}{{if .Live}}<div><span class="badge live">live</span></div>{{end}}{{if .Eligible}}<div class="ok">eligible now</div>{{else}}<div class="why">{{.Refusal}}</div>{{end}}{{if .SoakLeft}}<div class="soak">soak: {{.SoakLeft}} left</div>{{end}}</td>{{end}}
+{{range .Cells}}<td class="{{.Class}}">{{range .Passes}}<div class="pass">passed <time>{{stamp .Time}}</time>{{if .Build.URL}} <a href="{{.Build.URL}}">{{with describe .Build}}{{.}}{{else}}build{{end}}</a>{{else if describe .Build}} by {{describe .Build}}{{end}}{{if .Build.CreatedBy}} (triggered by {{.Build.CreatedBy}}){{end}}{{if .Note}}<div class="note">{{.Note}}</div>{{end}}{{if .Reset}} <span class="badge reset">reset</span>{{end}}{{if .Override}} <span class="badge override">override</span> {{.Override.Reason}}<div class="why">overrode: {{.Override.Refusal}}</div>{{end}}{{if .Unreadable}} (record unreadable){{end}}</div>{{end}}{{if .Live}}<div><span class="badge live">live</span></div>{{end}}{{if .Eligible}}<div class="ok">eligible now</div>{{else}}<div class="why">{{.Refusal}}</div>{{end}}{{if .SoakLeft}}<div class="soak">soak: {{.SoakLeft}} left</div>{{end}}</td>{{end}}
 </tr>
 {{end}}</tbody>
 </table>

@@ -120,31 +120,12 @@ type Pass struct {
 	Unreadable bool `json:"unreadable,omitempty"`
 }
 
-// Override is the break-glass part of a pass record.
-type Override struct {
-	Reason  string `json:"reason"`
-	Refusal string `json:"refusal"`
-}
+// Override is the break-glass part of a pass record, as the store keeps it.
+type Override = store.Override
 
-// Build is the Concourse build that recorded a pass or a revocation.
-type Build struct {
-	ID        string `json:"id,omitempty"`
-	Name      string `json:"name,omitempty"`
-	Job       string `json:"job,omitempty"`
-	Pipeline  string `json:"pipeline,omitempty"`
-	Team      string `json:"team,omitempty"`
-	URL       string `json:"url,omitempty"`
-	CreatedBy string `json:"created_by,omitempty"`
-}
-
-// Describe is a short name of the build ("main/redis/deploy #7").
-func (b Build) Describe() string {
-	return gate.DescribeBuild(store.Build{ID: b.ID, Name: b.Name, Job: b.Job, Pipeline: b.Pipeline, Team: b.Team, URL: b.URL, CreatedBy: b.CreatedBy})
-}
-
-func buildOf(b store.Build) Build {
-	return Build{ID: b.ID, Name: b.Name, Job: b.Job, Pipeline: b.Pipeline, Team: b.Team, URL: b.URL, CreatedBy: b.CreatedBy}
-}
+// Build is the Concourse build that recorded a pass or a revocation, as the
+// store keeps it.
+type Build = store.Build
 
 // Options shape the status view.
 type Options struct {
@@ -383,10 +364,8 @@ func (v *View) pass(ctx context.Context, k store.PassKey) (Pass, error) {
 	if err != nil {
 		return Pass{}, err
 	}
-	p := Pass{Time: rec.Time, Build: buildOf(rec.Build), Note: rec.Note, Reset: rec.Reset}
-	if rec.Override != nil {
-		p.Override = &Override{Reason: rec.Override.Reason, Refusal: rec.Override.Refusal}
-	}
+	p := Pass{Time: rec.Time, Build: rec.Build, Note: rec.Note, Reset: rec.Reset}
+	p.Override = rec.Override
 	return p, nil
 }
 
@@ -403,7 +382,7 @@ func (v *View) revocation(ctx context.Context, version string) (*Revocation, err
 }
 
 func revocationOf(rec *store.Revocation) *Revocation {
-	return &Revocation{Reason: rec.Reason, Time: rec.Time, Build: buildOf(rec.Build)}
+	return &Revocation{Reason: rec.Reason, Time: rec.Time, Build: rec.Build}
 }
 
 // EnvironmentOrder lists the policy's environments in promotion order: each

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/templates-candidate/templates-candidate-resource/pkg/gate"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/policy"
 )
 
@@ -164,7 +165,7 @@ func revokedBy(r *Revocation) string {
 	if !r.Time.IsZero() {
 		s += " at " + stamp(r.Time)
 	}
-	if b := r.Build.Describe(); b != "" {
+	if b := gate.DescribeBuild(r.Build); b != "" {
 		s += " by " + clean(b)
 	}
 	return s
@@ -176,7 +177,7 @@ func passText(p Pass) string {
 		return "passed " + stamp(p.Time) + " (its record is unreadable)"
 	}
 	s := "passed " + stamp(p.Time)
-	if b := p.Build.Describe(); b != "" {
+	if b := gate.DescribeBuild(p.Build); b != "" {
 		s += " by " + clean(b)
 	}
 	if p.Build.CreatedBy != "" {
@@ -288,7 +289,7 @@ func WriteHistoryText(w io.Writer, h *History) error {
 		if d.Unreadable {
 			marks = append(marks, "unreadable")
 		}
-		build := d.Build.Describe()
+		build := gate.DescribeBuild(d.Build)
 		if d.Build.CreatedBy != "" {
 			build += " (" + d.Build.CreatedBy + ")"
 		}
