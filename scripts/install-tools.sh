@@ -7,6 +7,8 @@
 #   bosh (bosh-cli as pinned in go.mod)  for the `bosh int` comparison specs; built
 #                     from our module (tools/tools.go keeps its go.sum entries), never
 #                     linked into the resource's binaries
+#   chromium (Debian's package)  renders the status view's HTML page in its spec;
+#                     installed with apt-get when missing and this runs as root
 # Prints the directory to put on PATH. Safe to run again (it skips what is there).
 set -euo pipefail
 tools="${TC_TOOLS:-$HOME/.cache/tc-tools/bin}"
@@ -36,5 +38,14 @@ bosh_version=$(cd "$(dirname "$0")/.." && go list -m -f '{{.Version}}' github.co
 if ! go version -m "$tools/bosh" 2>/dev/null | grep -q "bosh-cli/v7[[:space:]]*$bosh_version"; then
   echo "building the bosh CLI $bosh_version into $tools (a few minutes the first time)" >&2
   (cd "$(dirname "$0")/.." && go build -o "$tools/bosh" github.com/cloudfoundry/bosh-cli/v7)
+fi
+if ! command -v chromium >/dev/null; then
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+    echo "installing chromium (Debian's package) for the status page's spec" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >&2
+  else
+    echo "chromium is missing: the status page's spec needs it (Debian: apt-get install chromium)" >&2
+  fi
 fi
 echo "$tools"
