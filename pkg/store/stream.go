@@ -120,16 +120,21 @@ func (s *Store) StreamCandidates(ctx context.Context, from string) (*CandidateSt
 	})}, nil
 }
 
-// Next is the next committed candidate; ok false at the end (see Err).
+// Next is the next committed candidate; ok false at the end (see Err). A
+// revocation sorts beside its commit record, after it for every policy
+// number below 10^18 and before it above: either order marks the candidate.
 func (cs *CandidateStream) Next() (Candidate, bool) {
+	revoked := ""
 	for {
 		k, ok := cs.keys.Next()
 		if !ok {
 			return Candidate{}, false
 		}
 		if k.revocation {
-			continue // a revocation without its commit record
+			revoked = k.Version
+			continue
 		}
+		k.Revoked = revoked == k.Version
 		if next, ok := cs.keys.Peek(); ok && next.revocation && next.Version == k.Version {
 			cs.keys.Next()
 			k.Revoked = true

@@ -110,3 +110,51 @@ var _ = Describe("version keys", func() {
 		Entry("a leading zero", "b01a2a3~"),
 	)
 })
+
+// streamOf is a stream already holding items, for specs without a store.
+func streamOf[T any](items ...T) *Stream[T] {
+	pages := make(chan []T, 1)
+	pages <- items
+	close(pages)
+	return &Stream[T]{pages: pages, cancel: func() {}}
+}
+
+var _ = Describe("a candidates listing", func() {
+	vk, _ := VersionKey("1.0.0")
+	other, _ := VersionKey("1.0.1")
+	DescribeTable("marks a revocation whichever side of its commit record it sorts",
+		func(seq int) {
+			var keys []listedKey
+			for _, name := range []string{commitKey(vk, seq, "")[len(candidatesDir)+1:], revocationKey(vk)[len(candidatesDir)+1:], commitKey(other, seq, "")[len(candidatesDir)+1:]} {
+				if c, ok := parseCommitName(name); ok {
+					keys = append(keys, listedKey{Candidate: c})
+				} else if v, ok := parseRevocationName(name); ok {
+					keys = append(keys, listedKey{Candidate: Candidate{Version: v}, revocation: true})
+				}
+			}
+			sort.Slice(keys, func(i, j int) bool { return keyName(keys[i]) < keyName(keys[j]) })
+			cs := &CandidateStream{keys: streamOf(keys...)}
+			first, ok := cs.Next()
+			Expect(ok).To(BeTrue())
+			Expect(first.Version).To(Equal("1.0.0"))
+			Expect(first.Revoked).To(BeTrue())
+			second, ok := cs.Next()
+			Expect(ok).To(BeTrue())
+			Expect(second.Version).To(Equal("1.0.1"))
+			Expect(second.Revoked).To(BeFalse())
+			_, ok = cs.Next()
+			Expect(ok).To(BeFalse())
+		},
+		Entry("policy 1: the revocation after", 1),
+		Entry("policy 10^18: the revocation before", 1_000_000_000_000_000_000),
+	)
+})
+
+// keyName is the name a listed key had under candidates/.
+func keyName(k listedKey) string {
+	if k.revocation {
+		vk, _ := VersionKey(k.Version)
+		return revocationKey(vk)[len(candidatesDir)+1:]
+	}
+	return commitKey(k.VersionKey, k.PolicySeq, k.NonFinalMask)[len(candidatesDir)+1:]
+}
