@@ -66,6 +66,10 @@ type checker struct {
 	leftOut []string
 }
 
+// revokedInListing is the reason check gives for a revocation: it reads
+// listings only, and the reason is in the record.
+const revokedInListing = "its revocation record says why"
+
 // maxExplained is how many of the newest left-out candidates check explains.
 const maxExplained = 5
 
@@ -197,7 +201,7 @@ func (c *checker) eligible(ctx context.Context, from *protocol.Version, out *col
 			return nil, err
 		}
 		if cand.Revoked {
-			ev.Revoked = "its revocation record says why" // check reads listings only
+			ev.Revoked = revokedInListing
 		}
 		switch err := gov.Policy.Admit(target, ev, now); err.(type) {
 		case nil:

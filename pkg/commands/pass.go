@@ -77,12 +77,7 @@ func recordPass(ctx context.Context, src string, req protocol.OutRequest, env re
 		env.Logf("params.override: not needed, the rule admits %s to %s: recorded as a plain pass", version, p.Environment)
 	}
 	// After every pass this one builds on, too: the clock has whole seconds.
-	for _, k := range cand.Passes {
-		if !k.Time.Before(passTime) {
-			passTime = k.Time.Add(time.Microsecond)
-		}
-	}
-	now = passTime
+	now = store.After(passTime, cand.Passes)
 	build := buildOf(env)
 	reset := gov.Policy.IsReset(p.Environment, cand.Evidence)
 	key, err := st.PutPass(ctx, store.PassRecord{

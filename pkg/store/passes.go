@@ -111,11 +111,25 @@ func (s *Store) NextDeploymentTime(ctx context.Context, env string, now time.Tim
 	}
 	t := now
 	for _, d := range recent {
-		if !d.Time.Before(t) {
-			t = d.Time.Add(time.Microsecond)
-		}
+		t = after(t, d.Time)
 	}
 	return t, nil
+}
+
+// After is t, or just after the newest of the passes when that is not
+// earlier: a pass is timed after every pass it builds on.
+func After(t time.Time, passes []PassKey) time.Time {
+	for _, p := range passes {
+		t = after(t, p.Time)
+	}
+	return t
+}
+
+func after(t, than time.Time) time.Time {
+	if !than.Before(t) {
+		return than.Add(time.Microsecond)
+	}
+	return t
 }
 
 // PutPass stores a pass record under a new key, then its entry in the
