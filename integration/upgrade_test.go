@@ -160,6 +160,35 @@ var _ = Describe("parity (seed rule 4)", func() {
 		Expect(string(diff)).To(ContainSubstring("/instance_groups/name=redis/networks/name=prod-net"))
 	})
 
+	It("refuses a candidate published before production's parity rule, in check, out and in alike: it was never checked", func() {
+		before := upgradePolicy()
+		delete(before["production"].(map[string]any), "parity")
+		early := source(bucket, map[string]any{"environments": before})
+		templates := redisTemplates("early")
+		templates["environments/production/ops/memory.yml"] = "- type: replace\n  path: /instance_groups/name=redis/jobs/name=redis/properties/maxmemory?\n  value: 4gb\n"
+		publish(early, templates, "1.0.0")
+		for _, env := range []string{"dev1", "staging", "staging-tests"} {
+			mustPass(early, "1.0.0", env)
+		}
+		updatePolicy(src)
+		const want = "parity with staging unknown: publish the templates again"
+
+		dir, _ := get(src, ver("1.0.0"), map[string]any{"skip_download": true})
+		keys := bucketKeys(bucket)
+		_, sess := pass(src, dir, "production")
+		expectRefusal(sess, want)
+		Expect(bucketKeys(bucket)).To(Equal(keys))
+
+		versions, sess := check(map[string]any{"source": source(bucket, map[string]any{"environments": upgradePolicy(), "eligible_for": "production"})})
+		succeeded(sess)
+		Expect(versions).To(BeEmpty())
+
+		dest := filepath.Join(GinkgoT().TempDir(), "get")
+		_, sess = in(dest, map[string]any{"source": source(bucket, map[string]any{"environments": upgradePolicy(), "eligible_for": "production"}), "version": ver("1.0.0")})
+		expectRefusal(sess, want)
+		expectNoSuccessFiles(dest)
+	})
+
 	It("refuses a publish whose production manifest differs from staging's outside the allowed paths, naming the first such path", func() {
 		templates := redisTemplates("drift")
 		templates["environments/production/ops/memory.yml"] = "- type: replace\n  path: /instance_groups/name=redis/jobs/name=redis/properties/maxmemory?\n  value: 4gb\n"

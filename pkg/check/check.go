@@ -200,6 +200,9 @@ func (c *checker) eligible(ctx context.Context, from *protocol.Version, out *col
 		if ev.Releases, err = gate.ListedReleases(ctx, gov, cand); err != nil {
 			return nil, err
 		}
+		if ev.ParityChecked, err = gov.ParityChecked(ctx, cand.PolicySeq); err != nil {
+			return nil, err
+		}
 		if cand.Revoked {
 			ev.Revoked = revokedInListing
 		}

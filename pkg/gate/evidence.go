@@ -51,8 +51,12 @@ func ReadCandidate(ctx context.Context, st *store.Store, gov *Governing, version
 	if c.Claim == nil || !committed {
 		return nil, fmt.Errorf("candidate %s does not exist in the store", version)
 	}
+	parity, err := gov.ParityChecked(ctx, c.Claim.PolicySeq)
+	if err != nil {
+		return nil, err
+	}
 	c.Published = listed.Published
-	c.Evidence = policy.Evidence{Version: version, Published: listed.Published, Releases: ClaimReleases(c.Claim), Deployments: deployments.Of}
+	c.Evidence = policy.Evidence{Version: version, Published: listed.Published, Releases: ClaimReleases(c.Claim), ParityChecked: parity, Deployments: deployments.Of}
 	if listed.Revoked {
 		c.Evidence.Revoked = "revoked"
 		if rec, err := st.Revocation(ctx, version); err != nil {

@@ -23,7 +23,8 @@ type Governing struct {
 	Digest string
 	Policy policy.Policy
 	keys   []store.PolicyKey
-	older  map[int][]string // environment names of earlier policies, read on demand
+	older  map[int]policy.Policy // earlier policies, read on demand
+	parity map[int]func(string) bool
 	st     *store.Store
 }
 
@@ -39,7 +40,7 @@ func Stored(ctx context.Context, st *store.Store, src protocol.Source) (*Governi
 
 // holdTo decides the governing policy from the listed policy keys.
 func holdTo(ctx context.Context, st *store.Store, src protocol.Source, keys []store.PolicyKey) (*Governing, error) {
-	g := &Governing{keys: keys, st: st, older: map[int][]string{}}
+	g := &Governing{keys: keys, st: st, older: map[int]policy.Policy{}, parity: map[int]func(string) bool{}}
 	if len(keys) == 0 {
 		g.Policy = src.Environments
 		return g, nil
@@ -92,15 +93,21 @@ func (g *Governing) RequireStored() error {
 // EnvironmentsOf lists, in name order, the environments of policy seq: the
 // environments a candidate validated under it has releases recorded for.
 func (g *Governing) EnvironmentsOf(ctx context.Context, seq int) ([]string, error) {
+	p, err := g.PolicyOf(ctx, seq)
+	return p.Names(), err
+}
+
+// PolicyOf is stored policy number seq (read on demand); nil for a number
+// that is not stored: nothing validated under it is known.
+func (g *Governing) PolicyOf(ctx context.Context, seq int) (policy.Policy, error) {
 	if seq == g.Seq {
-		return g.Policy.Names(), nil
+		return g.Policy, nil
 	}
-	if envs, ok := g.older[seq]; ok {
-		return envs, nil
+	if p, ok := g.older[seq]; ok {
+		return p, nil
 	}
 	i := slices.IndexFunc(g.keys, func(k store.PolicyKey) bool { return k.Seq == seq })
 	if i < 0 {
-		// Unknown policy: no environment's releases are known.
 		g.older[seq] = nil
 		return nil, nil
 	}
@@ -108,6 +115,26 @@ func (g *Governing) EnvironmentsOf(ctx context.Context, seq int) ([]string, erro
 	if err != nil {
 		return nil, err
 	}
-	g.older[seq] = rec.Environments.Names()
-	return g.older[seq], nil
+	g.older[seq] = rec.Environments
+	return rec.Environments, nil
+}
+
+// ParityChecked reports, for each environment, whether a candidate
+// validated under policy seq had its manifest checked against the parity
+// rule the governing policy has for it now: the same rule, then. A rule
+// declared or changed since was never checked for the candidate.
+func (g *Governing) ParityChecked(ctx context.Context, seq int) (func(string) bool, error) {
+	if checked, ok := g.parity[seq]; ok {
+		return checked, nil
+	}
+	validated, err := g.PolicyOf(ctx, seq)
+	if err != nil {
+		return nil, err
+	}
+	now, then := g.Policy.Canonical(), validated.Canonical()
+	g.parity[seq] = func(env string) bool {
+		a, b := now[env].Parity, then[env].Parity
+		return a != nil && b != nil && a.With == b.With && slices.Equal(a.Allow, b.Allow)
+	}
+	return g.parity[seq], nil
 }

@@ -158,6 +158,11 @@ type Evidence struct {
 	// Revoked is the reason the candidate was revoked ("" when it was not):
 	// it is never admitted anywhere again.
 	Revoked string
+	// ParityChecked reports whether the candidate's manifest for an
+	// environment was checked, when it was published, against the parity
+	// rule the environment has now. Consulted only for rules with parity;
+	// unknown (nil, or false) is refused, never admitted.
+	ParityChecked func(env string) bool
 	// Deployments gives the deployments of an environment in time order,
 	// and known false when they were not read. Consulted for
 	// upgrade_tested_in (the target's and the tested environment's) and for
@@ -186,6 +191,9 @@ type Refusal struct {
 	ReleasesUnknown bool
 	// Upgrade says why the tested upgrade path does not hold.
 	Upgrade string
+	// ParityUnknown is set when the candidate was never checked against the
+	// environment's parity rule (declared or changed since it was published).
+	ParityUnknown *Parity
 	// Revoked is the reason the candidate was revoked.
 	Revoked string
 	// SoakLeft is the time left before the soak is over.
@@ -220,6 +228,9 @@ func (r *Refusal) Error() string {
 	}
 	if r.Upgrade != "" {
 		reasons = append(reasons, r.Upgrade)
+	}
+	if r.ParityUnknown != nil {
+		reasons = append(reasons, fmt.Sprintf("parity with %s unknown: publish the templates again (the candidate was published before %s's parity rule was what it is now)", r.ParityUnknown.With, r.Environment))
 	}
 	if r.SoakLeft > 0 {
 		reasons = append(reasons, fmt.Sprintf("soaking: %s left of %s", ceilSecond(r.SoakLeft), r.Soak))
@@ -274,6 +285,9 @@ func (p Policy) Admit(env string, ev Evidence, now time.Time) error {
 			}
 		}
 	}
+	if rule.Parity != nil && (ev.ParityChecked == nil || !ev.ParityChecked(env)) {
+		refusal.ParityUnknown = rule.Parity
+	}
 	if rule.UpgradeTestedIn != "" {
 		reason, known := p.upgradeUntested(env, rule, ev)
 		if !known {
@@ -289,7 +303,7 @@ func (p Policy) Admit(env string, ev Evidence, now time.Time) error {
 			refusal.SoakLeft, refusal.Soak = min(left, soak), soak
 		}
 	}
-	if !requirementsMet || len(refusal.NotFinal) > 0 || refusal.ReleasesUnknown || refusal.Upgrade != "" || refusal.SoakLeft > 0 {
+	if !requirementsMet || len(refusal.NotFinal) > 0 || refusal.ReleasesUnknown || refusal.Upgrade != "" || refusal.ParityUnknown != nil || refusal.SoakLeft > 0 {
 		return refusal
 	}
 	return nil

@@ -115,3 +115,20 @@ var _ = Describe("the deployments a decision reads", func() {
 		Expect(p.DeploymentsFor("dev1")).To(BeEmpty())
 	})
 })
+
+var _ = Describe("a parity rule at admission", func() {
+	p := policy.Policy{"staging": {}, "production": {Parity: &policy.Parity{With: "staging"}}}
+	DescribeTable("admits only what was checked against the rule as it is now",
+		func(checked func(string) bool, want string) {
+			err := p.Admit("production", policy.Evidence{Version: "1.0.0", ParityChecked: checked}, at(0))
+			if want == "" {
+				Expect(err).NotTo(HaveOccurred())
+				return
+			}
+			Expect(err).To(MatchError(ContainSubstring(want)))
+		},
+		Entry("checked", func(string) bool { return true }, ""),
+		Entry("published before the rule", func(string) bool { return false }, "parity with staging unknown: publish the templates again"),
+		Entry("nothing known", nil, "parity with staging unknown"),
+	)
+})

@@ -292,7 +292,11 @@ func (v *View) Status(ctx context.Context, opts Options) (*Report, error) {
 		c := shown[i]
 		keys := byVersion[c.Version]
 		store.SortPasses(keys)
-		ev := policy.Evidence{Version: c.Version, Published: c.Published, Releases: gate.ClaimReleases(claims[i]), Deployments: deployments.Of}
+		parity, err := v.gov.ParityChecked(ctx, claims[i].PolicySeq)
+		if err != nil {
+			return nil, err
+		}
+		ev := policy.Evidence{Version: c.Version, Published: c.Published, Releases: gate.ClaimReleases(claims[i]), ParityChecked: parity, Deployments: deployments.Of}
 		for _, k := range keys {
 			ev.Passes = append(ev.Passes, policy.Pass{Environment: k.Environment, Time: k.Time})
 		}
