@@ -47,6 +47,10 @@ type Source struct {
 	// SemverConstraint limits every mode to the versions it matches
 	// (Masterminds semver constraints, as registry-image-resource).
 	SemverConstraint string `json:"semver_constraint,omitempty"`
+
+	// line is SemverConstraint parsed once by Validate: check asks it of
+	// every candidate it lists.
+	line *semver.Constraints
 }
 
 // Secrets lists the values that must never be printed.
@@ -107,9 +111,11 @@ func (s *Source) Validate() error {
 		return fmt.Errorf("source.eligible_for and source.live_in: give at most one")
 	}
 	if s.SemverConstraint != "" {
-		if _, err := s.Constraint(); err != nil {
+		line, err := s.Constraint()
+		if err != nil {
 			return err
 		}
+		s.line = line
 	}
 	if s.Environments != nil {
 		return s.CheckDeclared(s.Environments)
@@ -132,9 +138,15 @@ func (s Source) Constraint() (*semver.Constraints, error) {
 // InLine reports whether version is within source.semver_constraint (every
 // version is, without one).
 func (s Source) InLine(version string) bool {
-	c, err := s.Constraint()
-	if err != nil || c == nil {
-		return err == nil
+	c := s.line
+	if c == nil && s.SemverConstraint != "" {
+		var err error
+		if c, err = s.Constraint(); err != nil {
+			return false
+		}
+	}
+	if c == nil {
+		return true
 	}
 	v, err := semver.StrictNewVersion(version)
 	return err == nil && c.Check(v)
