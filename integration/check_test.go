@@ -234,6 +234,40 @@ var _ = Describe("check", func() {
 			Expect(versionsOf(versions)).To(Equal([]string{"1.0.0"}))
 			Expect(proxy.Counts()).To(Equal(map[string]int{"ListObjectsV2": 4}), "policies/, candidates/, passes/dev1/, passes/dev2/")
 		})
+
+		It("reads no policy in default mode when the source omits environments: it decides nothing there", func() {
+			By("an empty bucket: one listing")
+			versions, sess := check(map[string]any{"source": viaProxy(map[string]any{"environments": nil})})
+			succeeded(sess)
+			Expect(versions).To(BeEmpty())
+			Expect(proxy.Counts()).To(Equal(map[string]int{"ListObjectsV2": 1}))
+			Expect(proxy.ListPrefixes()).To(Equal([]string{"candidates/"}))
+
+			direct := source(bucket, nil)
+			publish(direct, redisTemplates("a"), "1.0.0")
+			publish(direct, redisTemplates("b"), "1.0.1")
+
+			By("from a known version: candidates/ alone")
+			proxy.Reset()
+			versions, sess = check(map[string]any{"source": viaProxy(map[string]any{"environments": nil}), "version": ver("1.0.0")})
+			succeeded(sess)
+			Expect(versionsOf(versions)).To(Equal([]string{"1.0.0", "1.0.1"}))
+			Expect(proxy.Counts()).To(Equal(map[string]int{"ListObjectsV2": 1}))
+			Expect(proxy.ListPrefixes()).To(Equal([]string{"candidates/"}))
+
+			By("eligible_for without environments: the stored policy is read, since it decides")
+			proxy.Reset()
+			versions, sess = check(map[string]any{"source": viaProxy(map[string]any{"environments": nil, "eligible_for": "dev1"})})
+			succeeded(sess)
+			Expect(versionsOf(versions)).To(Equal([]string{"1.0.1"}))
+			Expect(proxy.Counts()).To(Equal(map[string]int{"ListObjectsV2": 2, "GetObject": 1}), "policies/ and candidates/, and the policy record")
+
+			By("a source whose environments differ is still refused in default mode")
+			changed := redisPolicy()
+			changed["production"].(map[string]any)["soak"] = "2h"
+			_, sess = check(map[string]any{"source": viaProxy(map[string]any{"environments": changed})})
+			expectRefusal(sess, "source.environments differs from the policy stored for this prefix", "source.environments.production.soak")
+		})
 	})
 })
 

@@ -99,8 +99,8 @@ func (c *collected) add(v protocol.Version) {
 }
 
 // run lists the versions of the source's mode from a known version on (or
-// the newest alone), with the stored policy read beside the listings. The
-// listings stream, a page ahead of the reader.
+// the newest alone), with the stored policy read beside the listings where
+// it decides something. The listings stream, a page ahead of the reader.
 func (c *checker) run(ctx context.Context, from *protocol.Version) ([]protocol.Version, error) {
 	out := &collected{all: from != nil, versions: []protocol.Version{}}
 	switch {
@@ -126,8 +126,13 @@ func (c *checker) run(ctx context.Context, from *protocol.Version) ([]protocol.V
 			return nil, err
 		}
 		defer candidates.Close()
-		if _, err := gate.Stored(ctx, c.st, c.src); err != nil {
-			return nil, err
+		// Every candidate is offered whatever the policy, so the stored
+		// policy is read only to hold source.environments to it: without
+		// them, it decides nothing here and costs a listing and a GET.
+		if c.src.Environments != nil {
+			if _, err := gate.Stored(ctx, c.st, c.src); err != nil {
+				return nil, err
+			}
 		}
 		for cand, ok := candidates.Next(); ok; cand, ok = candidates.Next() {
 			// A revoked candidate is offered nowhere again; live_in
