@@ -11,8 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/Masterminds/semver/v3"
-
+	"github.com/templates-candidate/templates-candidate-resource/pkg/constraint"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/policy"
 )
 
@@ -45,12 +44,12 @@ type Source struct {
 	EligibleFor          string        `json:"eligible_for,omitempty"`
 	LiveIn               string        `json:"live_in,omitempty"`
 	// SemverConstraint limits every mode to the versions it matches
-	// (Masterminds semver constraints, as registry-image-resource).
+	// (pkg/constraint: the syntax of registry-image-resource).
 	SemverConstraint string `json:"semver_constraint,omitempty"`
 
 	// line is SemverConstraint parsed once by Validate: check asks it of
 	// every candidate it lists.
-	line *semver.Constraints
+	line *constraint.Set
 }
 
 // Secrets lists the values that must never be printed.
@@ -124,11 +123,11 @@ func (s *Source) Validate() error {
 }
 
 // Constraint is source.semver_constraint parsed; nil when there is none.
-func (s Source) Constraint() (*semver.Constraints, error) {
+func (s Source) Constraint() (*constraint.Set, error) {
 	if s.SemverConstraint == "" {
 		return nil, nil
 	}
-	c, err := semver.NewConstraint(s.SemverConstraint)
+	c, err := constraint.Parse(s.SemverConstraint)
 	if err != nil {
 		return nil, fmt.Errorf("source.semver_constraint: %q is not a semver constraint (e.g. ~1.4, >= 1.2, < 2): %v", s.SemverConstraint, err)
 	}
@@ -145,11 +144,7 @@ func (s Source) InLine(version string) bool {
 			return false
 		}
 	}
-	if c == nil {
-		return true
-	}
-	v, err := semver.StrictNewVersion(version)
-	return err == nil && c.Check(v)
+	return c == nil || c.Allows(version)
 }
 
 // CheckDeclared checks that the environments the source names are declared
