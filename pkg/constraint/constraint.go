@@ -225,15 +225,18 @@ func (sc *scanner) version() (string, error) {
 			return "", errors.New("expected a version")
 		}
 	}
-	for _, mark := range []byte{'-', '+'} {
-		if sc.pos < len(sc.s) && sc.s[sc.pos] == mark {
+	for _, suffix := range []struct {
+		mark byte
+		name string
+	}{{'-', "pre-release"}, {'+', "build metadata"}} {
+		if sc.pos < len(sc.s) && sc.s[sc.pos] == suffix.mark {
 			sc.pos++
 			n := sc.pos
 			for sc.pos < len(sc.s) && (isIdentChar(sc.s[sc.pos]) || sc.s[sc.pos] == '.') {
 				sc.pos++
 			}
 			if sc.pos == n {
-				return "", fmt.Errorf("%q: empty %s", sc.s[start:sc.pos], map[byte]string{'-': "pre-release", '+': "build metadata"}[mark])
+				return "", fmt.Errorf("%q: empty %s", sc.s[start:sc.pos], suffix.name)
 			}
 		}
 	}
@@ -305,7 +308,7 @@ func (t term) allows(v version) bool {
 	switch t.op {
 	case opEqual:
 		if t.dirty {
-			return term{op: opTilde, v: c, dirty: true, minorDirty: t.minorDirty, patchDirty: t.patchDirty}.allows(v)
+			return t.tilde(v) // 1.2.x is ~1.2
 		}
 		return compare(v, c) == 0
 	case opNotEqual:
@@ -351,15 +354,7 @@ func (t term) allows(v version) bool {
 		}
 		return true
 	case opTilde:
-		switch {
-		case compare(v, c) < 0:
-			return false
-		case c.major == 0 && c.minor == 0 && c.patch == 0 && !t.minorDirty && !t.patchDirty:
-			return true
-		case v.major != c.major:
-			return false
-		}
-		return v.minor == c.minor || t.minorDirty
+		return t.tilde(v)
 	case opCaret:
 		switch {
 		case compare(v, c) < 0:
@@ -376,6 +371,21 @@ func (t term) allows(v version) bool {
 		return v.patch == c.patch
 	}
 	return false
+}
+
+// tilde: from the term's version up to its next minor (or major, when the
+// minor is open); ~0.0.0 and ~* take everything.
+func (t term) tilde(v version) bool {
+	c := t.v
+	switch {
+	case compare(v, c) < 0:
+		return false
+	case c.major == 0 && c.minor == 0 && c.patch == 0 && !t.minorDirty && !t.patchDirty:
+		return true
+	case v.major != c.major:
+		return false
+	}
+	return v.minor == c.minor || t.minorDirty
 }
 
 func isSpace(b byte) bool {
