@@ -741,7 +741,13 @@ func s3Operation(r *http.Request) string {
 // publish would, so seeded candidates have a policy to be validated under.
 func seedPolicy(bucket, prefix string) {
 	GinkgoHelper()
-	raw, _ := json.Marshal(redisPolicy())
+	seedPolicyOf(bucket, prefix, redisPolicy())
+}
+
+// seedPolicyOf stores envs as the policy (number 1) under prefix.
+func seedPolicyOf(bucket, prefix string, envs map[string]any) {
+	GinkgoHelper()
+	raw, _ := json.Marshal(envs)
 	var pol policy.Policy
 	Expect(json.Unmarshal(raw, &pol)).To(Succeed())
 	digest := pol.Digest()
@@ -765,7 +771,13 @@ func versionKey(v string) string {
 // list without publishing thousands of candidates.
 func seedCandidates(bucket, prefix string, versions []string) {
 	GinkgoHelper()
-	seedPolicy(bucket, prefix)
+	seedCandidatesUnder(bucket, prefix, redisPolicy(), versions)
+}
+
+// seedCandidatesUnder is seedCandidates with envs as the policy.
+func seedCandidatesUnder(bucket, prefix string, envs map[string]any, versions []string) {
+	GinkgoHelper()
+	seedPolicyOf(bucket, prefix, envs)
 	objs := map[string][]byte{}
 	for _, v := range versions {
 		objs[prefix+"candidates/"+versionKey(v)+"_a1"] = []byte(`{"version":"` + v + `"}`)
@@ -780,10 +792,16 @@ const passKeyTime = "20060102T150405.000000000Z"
 // into env, at increasing times from base, and returns the time of each.
 func seedPasses(bucket, prefix, env string, versions []string, base time.Time) map[string]time.Time {
 	GinkgoHelper()
+	return seedPassesEvery(bucket, prefix, env, versions, base, time.Second)
+}
+
+// seedPassesEvery is seedPasses with the passes every apart.
+func seedPassesEvery(bucket, prefix, env string, versions []string, base time.Time, every time.Duration) map[string]time.Time {
+	GinkgoHelper()
 	objs := map[string][]byte{}
 	times := map[string]time.Time{}
 	for i, v := range versions {
-		t := base.Add(time.Duration(i) * time.Second).UTC()
+		t := base.Add(time.Duration(i) * every).UTC()
 		times[v] = t
 		body, _ := json.Marshal(map[string]any{
 			"environment": env, "version": v, "time": t.Format(time.RFC3339Nano),

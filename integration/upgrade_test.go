@@ -1,8 +1,10 @@
 package integration_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -197,5 +199,85 @@ var _ = Describe("parity (seed rule 4)", func() {
 		_, sess := out(dir, map[string]any{"source": src, "params": map[string]any{"directory": "t", "version": "1.0.0"}})
 		expectRefusal(sess, `parity: the production manifest differs from staging's at /instance_groups/name=redis/jobs/name=redis/properties/maxmemory (staging has nothing, production has "4gb"), outside the allowed paths (/instance_groups/name=redis/networks, /instance_groups/name=redis/instances)`)
 		Expect(bucketKeys(bucket)).To(BeEmpty())
+	})
+})
+
+var _ = Describe("the tested upgrade path over long deployment histories", func() {
+	// Three listing pages of deployments in staging and production: the
+	// gate reads production's newest and staging's runs since it first ran
+	// that, not the histories.
+	const seeded = 2497
+	v := func(i int) string { return fmt.Sprintf("1.0.%d", i) }
+	policyWithoutParity := func() map[string]any {
+		p := upgradePolicy()
+		delete(p["production"].(map[string]any), "parity")
+		return p
+	}
+
+	It("decides on production's newest deployment and staging's runs since it first ran it, at a cost that does not grow with the history", func() {
+		bucket := newBucket()
+		var old []string
+		for i := range seeded {
+			old = append(old, v(i))
+		}
+		seedCandidatesUnder(bucket, "", policyWithoutParity(), old)
+		base := time.Now().Add(-time.Duration(seeded)*10*time.Second - time.Minute)
+		seedPassesEvery(bucket, "", "staging", old, base, 10*time.Second)
+		seedPassesEvery(bucket, "", "staging-tests", old, base.Add(2*time.Second), 10*time.Second)
+		seedPassesEvery(bucket, "", "production", old, base.Add(5*time.Second), 10*time.Second)
+		a, b, c, live := v(seeded), v(seeded+1), v(seeded+2), v(seeded-1)
+
+		src := source(bucket, map[string]any{"environments": policyWithoutParity()})
+		for _, version := range []string{a, b, c} {
+			publish(src, redisTemplates("v"+version), version)
+			mustPass(src, version, "dev1")
+		}
+		By(a + " through staging as the upgrade from " + live + ", what production runs (seeded), and on to production")
+		for _, env := range []string{"staging", "staging-tests", "production"} {
+			mustPass(src, a, env)
+		}
+		By(b + " tested as the upgrade from " + a + "; then " + c + " as the upgrade from " + b)
+		mustPass(src, b, "staging")
+		mustPass(src, b, "staging-tests")
+		// Tests within the store clock's resolution (1 s) of staging moving
+		// on have no known order and are not counted: staging moves on later.
+		time.Sleep(2 * time.Second)
+		mustPass(src, c, "staging")
+		mustPass(src, c, "staging-tests")
+
+		proxy := startCountingProxy(cfg.Endpoint)
+		viaProxy := source(bucket, map[string]any{"environments": policyWithoutParity(), "eligible_for": "production", "endpoint": proxy.URL})
+		versions, sess := check(map[string]any{"source": viaProxy, "version": ver(a)})
+		succeeded(sess)
+		Expect(versionsOf(versions)).To(Equal([]string{a, b}))
+		Expect(string(sess.Err.Contents())).To(ContainSubstring("not offered: candidate " + c + " is not admitted to production: staging tested " + c + " as an upgrade from " + b + ", but production runs " + a))
+		got := map[string]int{}
+		for _, p := range proxy.ListPrefixes() {
+			got[p]++
+		}
+		Expect(got).To(Equal(map[string]int{
+			"policies/": 1, "candidates/": 1, "passes/staging/": 1, "passes/staging-tests/": 1,
+			"deploys/production/":                   2, // its first page, then the last hour (a whole read: 3 pages)
+			"deploys/staging/":                      2, // its first page, then from the first run of what production runs (3)
+			"passes/staging/" + versionKey(a) + "/": 1, // when that was
+		}))
+		Expect(proxy.Counts()).To(Equal(map[string]int{"ListObjectsV2": 9}), "listings only")
+
+		By("with no version, the older candidates are explained from what was read")
+		versions, sess = check(map[string]any{"source": viaProxy})
+		succeeded(sess)
+		Expect(versionsOf(versions)).To(Equal([]string{b}))
+		older := v(seeded - 2)
+		Expect(string(sess.Err.Contents())).To(ContainSubstring("not offered: candidate " + older + " is not admitted to production: staging has not run " + older + " since it first ran " + a + ", what production runs: reset staging to " + a + ", then deploy " + older))
+
+		By("a put decides the same way")
+		dir, _ := get(src, ver(c), map[string]any{"skip_download": true})
+		_, sess = pass(src, dir, "production")
+		expectRefusal(sess, "staging tested "+c+" as an upgrade from "+b+", but production runs "+a+": reset staging to "+a+" and deploy "+c+" again")
+		mustPass(src, b, "production")
+
+		versions, sess = check(map[string]any{"source": viaProxy, "version": ver(b)})
+		succeeded(sess)
+		Expect(versionsOf(versions)).To(Equal([]string{b, c}), c+" is now the tested upgrade from what production runs")
 	})
 })

@@ -182,9 +182,9 @@ func (c *checker) eligible(ctx context.Context, from *protocol.Version, out *col
 		}
 		return err
 	}, func(ctx context.Context) (err error) {
-		// The tested upgrade path and resets read whole deployment
-		// histories; other rules none.
-		deployments, err = gate.ReadDeployments(ctx, c.st, pol.DeploymentsFor(target))
+		// The tested upgrade path and resets read deployments (a page,
+		// or the newest and the runs since); other rules none.
+		deployments, err = gate.ReadDeployments(ctx, c.st, pol.HistoryNeeds(target))
 		return err
 	})
 	if err != nil {

@@ -42,7 +42,7 @@ func ReadCandidate(ctx context.Context, st *store.Store, gov *Governing, version
 		c.Passes, err = st.PassesOf(ctx, version, envs)
 		return err
 	}, func(ctx context.Context) (err error) {
-		deployments, err = ReadDeployments(ctx, st, gov.Policy.DeploymentsFor(target))
+		deployments, err = ReadDeployments(ctx, st, gov.Policy.HistoryNeeds(target))
 		return err
 	})
 	if err != nil {
@@ -110,36 +110,115 @@ func Parallel(ctx context.Context, tasks ...func(context.Context) error) error {
 	return group.Wait()
 }
 
-// Deployments are the deployments of some environments, in time order.
-type Deployments map[string][]policy.Deployment
+// Deployments are what was read of some environments' deployment histories.
+type Deployments map[string]policy.History
 
-// Of gives the deployments of env, and known false when they were not read.
-func (d Deployments) Of(env string) ([]policy.Deployment, bool) {
-	deps, ok := d[env]
-	return deps, ok
+// Of gives what was read of env's deployments, and known false when nothing
+// was.
+func (d Deployments) Of(env string) (policy.History, bool) {
+	h, ok := d[env]
+	return h, ok
 }
 
-// ReadDeployments lists the whole deployment history of each environment,
-// at once.
-func ReadDeployments(ctx context.Context, st *store.Store, envs []string) (Deployments, error) {
-	listed := make([][]store.Deployment, len(envs))
-	tasks := make([]func(context.Context) error, len(envs))
-	for i, env := range envs {
+// ReadDeployments reads what the needs ask of each environment's
+// deployments (policy.HistoryNeeds), so that a check costs what is new, not
+// the history. A history that fits one listing page is read whole, every
+// environment at once, as one request each. A longer one: the newest
+// deployment (store.NewestDeployment); for the tested environment of an
+// upgrade rule, its runs from the first pass there of what the rule's
+// environment runs now (one listing of that version's passes, then the
+// deployments from its time on).
+func ReadDeployments(ctx context.Context, st *store.Store, needs []policy.HistoryNeed) (Deployments, error) {
+	heads := make([][]store.Deployment, len(needs))
+	whole := make([]bool, len(needs))
+	tasks := make([]func(context.Context) error, len(needs))
+	for i, n := range needs {
 		tasks[i] = func(ctx context.Context) (err error) {
-			listed[i], err = st.Deployments(ctx, env, time.Time{})
+			heads[i], whole[i], err = st.FirstDeployments(ctx, n.Env)
+			if err == nil && !whole[i] && n.Whole {
+				heads[i], err = st.Deployments(ctx, n.Env, time.Time{})
+				whole[i] = true
+			}
 			return err
 		}
 	}
 	if err := Parallel(ctx, tasks...); err != nil {
 		return nil, err
 	}
-	out := make(Deployments, len(envs))
-	for i, env := range envs {
-		deps := make([]policy.Deployment, 0, len(listed[i]))
-		for _, d := range listed[i] {
-			deps = append(deps, policy.Deployment{Version: d.Version, Time: d.Time})
+	out := make(Deployments, len(needs))
+	for i, n := range needs {
+		if whole[i] {
+			out[n.Env] = HistoryOf(heads[i], false)
 		}
-		out[env] = deps
+	}
+	// The newest deployments first: the windows start from them.
+	tasks = tasks[:0]
+	newest := make([]policy.History, len(needs))
+	for i, n := range needs {
+		if whole[i] || n.UpgradeOf != "" {
+			continue
+		}
+		tasks = append(tasks, func(ctx context.Context) error {
+			d, ok, err := st.NewestDeployment(ctx, n.Env, heads[i])
+			newest[i] = policy.History{Partial: true}
+			if ok {
+				newest[i] = HistoryOf([]store.Deployment{d}, true)
+			}
+			return err
+		})
+	}
+	if err := Parallel(ctx, tasks...); err != nil {
+		return nil, err
+	}
+	for i, n := range needs {
+		if !whole[i] && n.UpgradeOf == "" {
+			out[n.Env] = newest[i]
+		}
+	}
+	tasks = tasks[:0]
+	windows := make([]policy.History, len(needs))
+	for i, n := range needs {
+		if whole[i] || n.UpgradeOf == "" {
+			continue
+		}
+		tasks = append(tasks, func(ctx context.Context) (err error) {
+			windows[i], err = upgradeWindow(ctx, st, n, out[n.UpgradeOf])
+			return err
+		})
+	}
+	if err := Parallel(ctx, tasks...); err != nil {
+		return nil, err
+	}
+	for i, n := range needs {
+		if !whole[i] && n.UpgradeOf != "" {
+			out[n.Env] = windows[i]
+		}
 	}
 	return out, nil
+}
+
+// upgradeWindow reads the deployments of the tested environment n.Env from
+// its first pass of what n.UpgradeOf runs now (live) on. Without a
+// deployment in n.UpgradeOf there is no window to read: the rule holds
+// vacuously, or is refused for what was not read.
+func upgradeWindow(ctx context.Context, st *store.Store, n policy.HistoryNeed, live policy.History) (policy.History, error) {
+	if len(live.Deployments) == 0 {
+		return policy.History{Partial: true}, nil
+	}
+	runs := live.Deployments[len(live.Deployments)-1].Version
+	passes, err := st.PassesOf(ctx, runs, []string{n.Env})
+	if err != nil || len(passes) == 0 {
+		return policy.History{Partial: true}, err
+	}
+	deps, err := st.Deployments(ctx, n.Env, passes[0].Time)
+	return HistoryOf(deps, true), err
+}
+
+// HistoryOf is the policy's view of deployments read from the store.
+func HistoryOf(deps []store.Deployment, partial bool) policy.History {
+	h := policy.History{Deployments: make([]policy.Deployment, 0, len(deps)), Partial: partial}
+	for _, d := range deps {
+		h.Deployments = append(h.Deployments, policy.Deployment{Version: d.Version, Time: d.Time})
+	}
+	return h
 }

@@ -163,11 +163,11 @@ type Evidence struct {
 	// rule the environment has now. Consulted only for rules with parity;
 	// unknown (nil, or false) is refused, never admitted.
 	ParityChecked func(env string) bool
-	// Deployments gives the deployments of an environment in time order,
-	// and known false when they were not read. Consulted for
-	// upgrade_tested_in (the target's and the tested environment's) and for
-	// recognising a reset; Policy.DeploymentsFor names the environments.
-	Deployments func(env string) ([]Deployment, bool)
+	// Deployments gives what was read of an environment's deployments, and
+	// known false when nothing was. Consulted for upgrade_tested_in (the
+	// target's and the tested environment's) and for recognising a reset;
+	// Policy.HistoryNeeds names the environments and how much of each.
+	Deployments func(env string) (History, bool)
 	// Releases returns the releases of the manifest rendered for an
 	// environment, and known false when they are unknown (the candidate was
 	// published before the environment was declared). It is consulted only

@@ -14,25 +14,69 @@ type Deployment struct {
 	Time    time.Time
 }
 
-// DeploymentsFor lists the environments whose deployments admission to env
-// depends on: for a rule with upgrade_tested_in, its own environment (what
-// it runs now) and the tested one; for the tested environment of such a
-// rule, the rule's environment (a pass of what it runs now is a reset).
-func (p Policy) DeploymentsFor(env string) []string {
+// History is what was read of an environment's deployments, in time order:
+// all of them, or with Partial only the latest ones (a run of the newest,
+// every one after the first it holds). See HistoryNeed for what a decision
+// needs.
+type History struct {
+	Deployments []Deployment
+	// Partial: earlier deployments exist that were not read.
+	Partial bool
+}
+
+// newest is the environment's newest deployment; ok false when it has none,
+// or when the history is partial and empty (nothing to go on).
+func (h History) newest() (Deployment, bool) {
+	if n := len(h.Deployments); n > 0 {
+		return h.Deployments[n-1], true
+	}
+	return Deployment{}, false
+}
+
+// HistoryNeed is how much of an environment's deployment history a decision
+// reads. UpgradeOf "" and Whole false: the newest deployment alone (what it
+// runs now). UpgradeOf set: the tested environment of UpgradeOf's
+// upgrade_tested_in rule, whose deployments are needed from its first run of
+// what UpgradeOf runs now on; earlier ones cannot be the tested upgrade
+// (none follows a run of it). Whole: every deployment.
+type HistoryNeed struct {
+	Env       string
+	UpgradeOf string
+	Whole     bool
+}
+
+// HistoryNeeds lists, in name order, the environments whose deployments
+// admission to env depends on, and how much of each: for a rule with
+// upgrade_tested_in, what its own environment runs now and the tested
+// environment's runs since it first ran that; for the tested environment of
+// such a rule, what the rule's environment runs now (a pass of it is a
+// reset). An environment needed two ways is read whole.
+func (p Policy) HistoryNeeds(env string) []HistoryNeed {
 	if env == "" {
 		return nil // no admission to decide
 	}
-	var envs []string
+	needs := map[string]HistoryNeed{}
+	add := func(n HistoryNeed) {
+		if old, seen := needs[n.Env]; seen && old != n {
+			n = HistoryNeed{Env: n.Env, Whole: true}
+		}
+		needs[n.Env] = n
+	}
 	if u := p[env].UpgradeTestedIn; u != "" {
-		envs = append(envs, env, u)
+		add(HistoryNeed{Env: env})
+		add(HistoryNeed{Env: u, UpgradeOf: env})
 	}
 	for _, target := range p.Names() {
 		if p[target].UpgradeTestedIn == env {
-			envs = append(envs, target)
+			add(HistoryNeed{Env: target})
 		}
 	}
-	sort.Strings(envs)
-	return slices.Compact(envs)
+	out := make([]HistoryNeed, 0, len(needs))
+	for _, n := range needs {
+		out = append(out, n)
+	}
+	slices.SortFunc(out, func(a, b HistoryNeed) int { return strings.Compare(a.Env, b.Env) })
+	return out
 }
 
 // IsReset reports whether a pass of the candidate into env is a reset: env
@@ -49,7 +93,7 @@ func (p Policy) IsReset(env string, ev Evidence) bool {
 			continue
 		}
 		deps, known := ev.Deployments(target)
-		if known && len(deps) > 0 && deps[len(deps)-1].Version == ev.Version {
+		if live, ok := deps.newest(); known && ok && live.Version == ev.Version {
 			return true
 		}
 	}
@@ -68,18 +112,22 @@ func (p Policy) upgradeUntested(env string, rule Rule, ev Evidence) (string, boo
 	if ev.Deployments == nil {
 		return "", false
 	}
-	live, known := ev.Deployments(env)
+	liveHistory, known := ev.Deployments(env)
 	if !known {
 		return "", false
 	}
-	tested, known := ev.Deployments(rule.UpgradeTestedIn)
+	testedHistory, known := ev.Deployments(rule.UpgradeTestedIn)
 	if !known {
 		return "", false
 	}
-	if len(live) == 0 {
+	live, deployed := liveHistory.newest()
+	switch {
+	case !deployed && liveHistory.Partial:
+		return "", false // deployments exist, but none was read
+	case !deployed:
 		return "", true
 	}
-	runs := live[len(live)-1].Version
+	runs, tested := live.Version, testedHistory.Deployments
 	if runs == ev.Version {
 		return "", true // it runs there already: no upgrade
 	}
@@ -94,7 +142,8 @@ func (p Policy) upgradeUntested(env string, rule Rule, ev Evidence) (string, boo
 	// that holds is enough; the refusal tells of the newest.
 	reason := ""
 	for i := len(tested) - 1; i >= 0; i-- {
-		if tested[i].Version != ev.Version {
+		// In a partial history the first run's predecessor was not read.
+		if tested[i].Version != ev.Version || i == 0 && testedHistory.Partial {
 			continue
 		}
 		why := upgradeRun(tested, i, env, u, runs, ev, alongside)
@@ -105,8 +154,14 @@ func (p Policy) upgradeUntested(env string, rule Rule, ev Evidence) (string, boo
 			reason = why
 		}
 	}
-	if reason == "" {
+	switch {
+	case reason != "":
+	case !testedHistory.Partial:
 		reason = fmt.Sprintf("%s never ran %s: reset %s to %s, then deploy %s", u, ev.Version, u, runs, ev.Version)
+	case len(tested) == 0:
+		reason = fmt.Sprintf("%s never ran %s, what %s runs: reset %s to %s, then deploy %s", u, runs, env, u, runs, ev.Version)
+	default:
+		reason = fmt.Sprintf("%s has not run %s since it first ran %s, what %s runs: reset %s to %s, then deploy %s", u, ev.Version, runs, env, u, runs, ev.Version)
 	}
 	return reason, true
 }

@@ -24,20 +24,25 @@ var _ = Describe("the tested upgrade path", func() {
 		}
 		return out
 	}
-	evidence := func(version string, passes []policy.Pass, production, staging []policy.Deployment) policy.Evidence {
+	histories := func(version string, passes []policy.Pass, production, staging policy.History) policy.Evidence {
 		return policy.Evidence{
 			Version: version, Published: t0, Passes: passes,
-			Deployments: func(env string) ([]policy.Deployment, bool) {
+			Deployments: func(env string) (policy.History, bool) {
 				switch env {
 				case "production":
 					return production, true
 				case "staging":
 					return staging, true
 				}
-				return nil, false
+				return policy.History{}, false
 			},
 		}
 	}
+	// evidence gives whole histories.
+	evidence := func(version string, passes []policy.Pass, production, staging []policy.Deployment) policy.Evidence {
+		return histories(version, passes, policy.History{Deployments: production}, policy.History{Deployments: staging})
+	}
+	partial := func(deps []policy.Deployment) policy.History { return policy.History{Deployments: deps, Partial: true} }
 
 	DescribeTable("admitting to production",
 		func(ev policy.Evidence, want string) {
@@ -77,6 +82,42 @@ var _ = Describe("the tested upgrade path", func() {
 				deps("0.0.9", 0), deps("0.0.9", 10, "0.1.1", 11, "0.1.0", 20, "0.1.1", 21)), ""),
 	)
 
+	DescribeTable("admitting to production on partial histories: production's newest deployment, staging's since it first ran that",
+		func(ev policy.Evidence, want string) {
+			err := upgrade.Admit("production", ev, at(100))
+			if want == "" {
+				Expect(err).NotTo(HaveOccurred())
+				return
+			}
+			Expect(err).To(MatchError(ContainSubstring(want)))
+		},
+		Entry("admits the upgrade staging tested from what production runs",
+			histories("0.1.1", passes("dev1", 1, "staging", 11, "staging-tests", 12),
+				partial(deps("0.0.9", 5)), partial(deps("0.0.9", 10, "0.1.1", 11))), ""),
+		Entry("refuses a candidate staging ran only before it first ran what production runs",
+			histories("0.1.0", passes("dev1", 1, "staging", 8, "staging-tests", 9),
+				partial(deps("0.0.9", 5)), partial(deps("0.0.9", 10, "0.1.1", 11))),
+			"staging has not run 0.1.0 since it first ran 0.0.9, what production runs: reset staging to 0.0.9, then deploy 0.1.0"),
+		Entry("refuses when staging never ran what production runs",
+			histories("0.1.1", passes("dev1", 1, "staging", 11, "staging-tests", 12),
+				partial(deps("0.0.9", 5)), partial(nil)),
+			"staging never ran 0.0.9, what production runs: reset staging to 0.0.9, then deploy 0.1.1"),
+		Entry("does not take the first deployment read as following anything",
+			histories("0.1.1", passes("dev1", 1, "staging", 11, "staging-tests", 12),
+				partial(deps("0.0.9", 5)), partial(deps("0.1.1", 11))),
+			"staging has not run 0.1.1 since it first ran 0.0.9"),
+		Entry("still refuses the newest run when it is not the tested upgrade",
+			histories("0.1.1", passes("dev1", 1, "staging", 11, "staging-tests", 12),
+				partial(deps("0.0.9", 5)), partial(deps("0.0.9", 10, "0.1.0", 11, "0.1.1", 12))),
+			"staging tested 0.1.1 as an upgrade from 0.1.0, but production runs 0.0.9"),
+	)
+
+	It("fails, without admitting, on a partial production history that holds no deployment", func() {
+		ev := histories("0.1.1", passes("dev1", 1, "staging", 11, "staging-tests", 12), partial(nil), partial(deps("0.0.9", 10, "0.1.1", 11)))
+		Expect(upgrade.Admit("production", ev, at(100))).To(MatchError(ContainSubstring("were not read")))
+		Expect(upgrade.IsReset("staging", ev)).To(BeFalse())
+	})
+
 	It("admits a reset of staging to what production runs without any other requirement, and only that", func() {
 		ev := evidence("0.0.9", nil, deps("0.0.9", 0), deps("0.1.0", 10))
 		Expect(upgrade.IsReset("staging", ev)).To(BeTrue())
@@ -86,10 +127,16 @@ var _ = Describe("the tested upgrade path", func() {
 		Expect(upgrade.Admit("staging", other, at(100))).To(MatchError(ContainSubstring("needs a pass in one of dev1")))
 	})
 
-	It("names the environments whose deployments a decision reads", func() {
-		Expect(upgrade.DeploymentsFor("production")).To(Equal([]string{"production", "staging"}))
-		Expect(upgrade.DeploymentsFor("staging")).To(Equal([]string{"production"}))
-		Expect(upgrade.DeploymentsFor("dev1")).To(BeEmpty())
+	It("names the environments whose deployments a decision reads, and how much of each", func() {
+		Expect(upgrade.HistoryNeeds("production")).To(Equal([]policy.HistoryNeed{{Env: "production"}, {Env: "staging", UpgradeOf: "production"}}))
+		Expect(upgrade.HistoryNeeds("staging")).To(Equal([]policy.HistoryNeed{{Env: "production"}}))
+		Expect(upgrade.HistoryNeeds("dev1")).To(BeEmpty())
+
+		chained := policy.Policy{"dev1": {}, "staging": {UpgradeTestedIn: "dev1"}, "production": {UpgradeTestedIn: "staging"}}
+		Expect(chained.HistoryNeeds("staging")).To(Equal([]policy.HistoryNeed{{Env: "dev1", UpgradeOf: "staging"}, {Env: "production"}, {Env: "staging"}}))
+		Expect(chained.HistoryNeeds("production")).To(Equal([]policy.HistoryNeed{{Env: "production"}, {Env: "staging", UpgradeOf: "production"}}))
+		twoWays := policy.Policy{"dev1": {UpgradeTestedIn: "staging"}, "staging": {UpgradeTestedIn: "dev1"}}
+		Expect(twoWays.HistoryNeeds("staging")).To(Equal([]policy.HistoryNeed{{Env: "dev1", Whole: true}, {Env: "staging"}}), "dev1 is needed two ways: whole")
 	})
 
 	It("fails, without admitting, when the deployments were not read", func() {
@@ -111,8 +158,8 @@ var _ = Describe("the tested upgrade path", func() {
 var _ = Describe("the deployments a decision reads", func() {
 	It("are none when there is no decision to make", func() {
 		p := policy.Policy{"dev1": {}, "staging": {}, "production": {UpgradeTestedIn: "staging"}}
-		Expect(p.DeploymentsFor("")).To(BeEmpty())
-		Expect(p.DeploymentsFor("dev1")).To(BeEmpty())
+		Expect(p.HistoryNeeds("")).To(BeEmpty())
+		Expect(p.HistoryNeeds("dev1")).To(BeEmpty())
 	})
 })
 

@@ -272,11 +272,7 @@ func (v *View) Status(ctx context.Context, opts Options) (*Report, error) {
 	// markers), so the tested upgrade path and resets are decided on it.
 	deployments := gate.Deployments{}
 	for i, env := range envs {
-		deps := make([]policy.Deployment, 0, len(deploys[i]))
-		for _, d := range deploys[i] {
-			deps = append(deps, policy.Deployment{Version: d.Version, Time: d.Time})
-		}
-		deployments[env] = deps
+		deployments[env] = gate.HistoryOf(deploys[i], false)
 	}
 	live := map[string]string{}
 	for i, env := range envs {

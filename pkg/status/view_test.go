@@ -253,7 +253,7 @@ var _ = g.Describe("explain with the tested upgrade path", func() {
 		"production": {{Version: "0.1.0", Time: t0}},
 		"staging":    {{Version: "0.1.0", Time: t0}, {Version: "0.1.1", Time: t0.Add(time.Minute)}, {Version: "0.1.2", Time: t0.Add(2 * time.Minute)}},
 	}
-	of := func(env string) ([]policy.Deployment, bool) { d, ok := deps[env]; return d, ok }
+	of := func(env string) (policy.History, bool) { d, ok := deps[env]; return policy.History{Deployments: d}, ok }
 
 	g.It("lists upgrade_tested_in, not met, with the policy's reason", func() {
 		ev := policy.Evidence{Version: "0.1.2", Published: t0, Deployments: of,

@@ -91,11 +91,19 @@ type listing struct {
 	startAfter string // relative to dir; "" lists from the start
 	maxKeys    int32  // 0: pages of 1000
 	delimiter  bool   // list the directory's subdirectories instead
+	onePage    bool   // the first page alone
 }
 
 // list calls fn for each key (relative to the listing's directory) and
 // stops early when fn returns false.
 func (s *Store) list(ctx context.Context, l listing, fn func(name string, obj types.Object) bool) error {
+	_, err := s.listPages(ctx, l, fn)
+	return err
+}
+
+// listPages is list, and reports whether it stopped before the listing's
+// end: with onePage, that the listing has more than one page.
+func (s *Store) listPages(ctx context.Context, l listing, fn func(name string, obj types.Object) bool) (more bool, err error) {
 	full := s.key(l.dir) + "/"
 	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(full)}
 	if l.startAfter != "" {
@@ -109,23 +117,27 @@ func (s *Store) list(ctx context.Context, l listing, fn func(name string, obj ty
 	}
 	pages := s3.NewListObjectsV2Paginator(s.client, in)
 	for pages.HasMorePages() {
+		if l.onePage && more {
+			return true, nil
+		}
+		more = true
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return fmt.Errorf("listing %s: %w", full, s.explain(err))
+			return false, fmt.Errorf("listing %s: %w", full, s.explain(err))
 		}
 		for _, p := range page.CommonPrefixes {
 			name := strings.TrimSuffix(strings.TrimPrefix(aws.ToString(p.Prefix), full), "/")
 			if !fn(name, types.Object{}) {
-				return nil
+				return true, nil
 			}
 		}
 		for _, obj := range page.Contents {
 			if !fn(strings.TrimPrefix(aws.ToString(obj.Key), full), obj) {
-				return nil
+				return true, nil
 			}
 		}
 	}
-	return nil
+	return false, nil
 }
 
 // putCreate writes body at rel only if the key does not exist, and verifies

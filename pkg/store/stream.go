@@ -181,6 +181,54 @@ func (s *Store) StreamDeployments(ctx context.Context, env string, from time.Tim
 	})
 }
 
+// FirstDeployments reads the first listing page of env's deployments (up to
+// 1,000, in time order) and reports whether that is all of them.
+func (s *Store) FirstDeployments(ctx context.Context, env string) ([]Deployment, bool, error) {
+	var out []Deployment
+	more, err := s.listPages(ctx, listing{dir: path.Join(deploysDir, env), onePage: true}, func(name string, _ types.Object) bool {
+		if d, ok := parseDeployName(env, name); ok {
+			out = append(out, d)
+		}
+		return true
+	})
+	return out, !more, err
+}
+
+// newestWindows are how far back from the store's time NewestDeployment
+// looks, one after the other.
+var newestWindows = []time.Duration{time.Hour, 24 * time.Hour, 30 * 24 * time.Hour, 365 * 24 * time.Hour}
+
+// NewestDeployment finds the newest deployment of env when its history is
+// longer than a listing page (head, from FirstDeployments): it lists from
+// the store's time back an hour, a day, 30 days, a year, and takes the first
+// of those windows that holds a deployment; failing all, everything after
+// head. Deployment keys sort in time order, so a window holds the newest
+// whenever it holds any. ok is false when env has no deployment.
+func (s *Store) NewestDeployment(ctx context.Context, env string, head []Deployment) (Deployment, bool, error) {
+	now, err := s.Now()
+	if err != nil {
+		return Deployment{}, false, err
+	}
+	froms := make([]time.Time, 0, len(newestWindows)+1)
+	for _, back := range newestWindows {
+		froms = append(froms, now.Add(-back))
+	}
+	var afterHead time.Time // zero: all
+	if n := len(head); n > 0 {
+		afterHead = head[n-1].Time
+	}
+	for _, from := range append(froms, afterHead) {
+		recent, err := s.Deployments(ctx, env, from)
+		if err != nil {
+			return Deployment{}, false, err
+		}
+		if n := len(recent); n > 0 {
+			return recent[n-1], true, nil
+		}
+	}
+	return Deployment{}, false, nil
+}
+
 // collect reads a stream to its end.
 func collect[T any](next func() (T, bool), err func() error) ([]T, error) {
 	var out []T
