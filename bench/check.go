@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -406,11 +407,74 @@ func (h *harness) benchEmptyCheck(ctx context.Context, rep *report) error {
 	if err != nil {
 		return err
 	}
+	checkInit, checkChain, err := h.initCost(ctx, filepath.Join(h.bin, "check"), []byte("{}"))
+	if err != nil {
+		return err
+	}
+	listerInit, _, err := h.initCost(ctx, lister, nil, h.listerArgs(h.endpoint, bucket, nil)...)
+	if err != nil {
+		return err
+	}
+	rep.note("P5: package initialisers alone (GODEBUG=inittrace=1, median of %d): check %s, of which %s are the AWS configuration chain's packages (config, credentials, STS, SSO, SSO-OIDC, sign-in), which the default credential chain needs; the lister %s.",
+		initRuns, fmtDur(checkInit), fmtDur(checkChain), fmtDur(listerInit))
 	checkSize, listerSize := fileSize(filepath.Join(h.bin, "check")), fileSize(lister)
 	rep.note("P5: process start alone (no request made; median of %d each): check refusing the request {} %s wall, %s CPU; the lister with no prefix %s wall, %s CPU. Binaries: check %.1f MB, lister %.1f MB.",
 		h.sc.emptyRuns, fmtDur(median(walls(startCheck))), fmtDur(median(cpus(startCheck))),
 		fmtDur(median(walls(startLister))), fmtDur(median(cpus(startLister))), float64(checkSize)/1e6, float64(listerSize)/1e6)
 	return nil
+}
+
+// initRuns is how many runs initCost takes the median of.
+const initRuns = 11
+
+// chainPackages are the packages the AWS default credential chain links
+// (config.LoadDefaultConfig), by import path prefix.
+var chainPackages = []string{
+	"github.com/aws/aws-sdk-go-v2/config", "github.com/aws/aws-sdk-go-v2/credentials/",
+	"github.com/aws/aws-sdk-go-v2/service/sts", "github.com/aws/aws-sdk-go-v2/service/sso",
+	"github.com/aws/aws-sdk-go-v2/service/signin", "github.com/aws/aws-sdk-go-v2/feature/ec2/imds",
+}
+
+// initTrace is a line of GODEBUG=inittrace=1: "init <package> @<t> ms, <clock> ms clock, ...".
+var initTrace = regexp.MustCompile(`^init (\S+) @\S+ ms, ([0-9.]+) ms clock`)
+
+// initCost runs name (with stdin and args, its exit status ignored) under
+// GODEBUG=inittrace=1 and gives the medians of the time its package
+// initialisers take, all of them and those of chainPackages.
+func (h *harness) initCost(ctx context.Context, name string, stdin []byte, args ...string) (all, chain time.Duration, err error) {
+	var alls, chains []time.Duration
+	for range initRuns {
+		cmd := exec.CommandContext(ctx, name, args...)
+		cmd.Env = append(h.childEnv(), "GODEBUG=inittrace=1")
+		cmd.Stdin = bytes.NewReader(stdin)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		_ = cmd.Run() // check refuses {}: only the trace matters
+		var a, c time.Duration
+		for _, line := range strings.Split(stderr.String(), "\n") {
+			m := initTrace.FindStringSubmatch(line)
+			if m == nil {
+				continue
+			}
+			ms, perr := strconv.ParseFloat(m[2], 64)
+			if perr != nil {
+				return 0, 0, fmt.Errorf("inittrace line %q", line)
+			}
+			d := time.Duration(ms * float64(time.Millisecond))
+			a += d
+			for _, p := range chainPackages {
+				if strings.HasPrefix(m[1], p) {
+					c += d
+					break
+				}
+			}
+		}
+		if a == 0 {
+			return 0, 0, fmt.Errorf("%s printed no init trace", filepath.Base(name))
+		}
+		alls, chains = append(alls, a), append(chains, c)
+	}
+	return median(alls), median(chains), nil
 }
 
 // refused runs a command whose request is refused: it must exit 1.
