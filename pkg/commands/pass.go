@@ -88,7 +88,7 @@ func recordPass(ctx context.Context, src string, req protocol.OutRequest, env re
 		return nil, fmt.Errorf("recording pass %s for %s: %w", p.Environment, version, err)
 	}
 	if reset {
-		env.Logf("recorded: candidate %s passed %s, a reset: it is what %s runs now", version, p.Environment, strings.Join(resetOf(gov.Policy, p.Environment), ", "))
+		env.Logf("recorded: candidate %s passed %s, a reset: it is what %s runs now", version, p.Environment, strings.Join(gov.Policy.UpgradesTestedIn(p.Environment), ", "))
 	} else {
 		env.Logf("recorded: candidate %s passed %s", version, p.Environment)
 	}
@@ -109,21 +109,10 @@ func recordPass(ctx context.Context, src string, req protocol.OutRequest, env re
 		meta = append(meta, protocol.MetadataField{Name: "override", Value: override.Reason}, protocol.MetadataField{Name: "overrode", Value: override.Refusal})
 	}
 	if reset {
-		meta = append(meta, protocol.MetadataField{Name: "reset", Value: "to what " + strings.Join(resetOf(gov.Policy, p.Environment), ", ") + " runs"})
+		meta = append(meta, protocol.MetadataField{Name: "reset", Value: "to what " + strings.Join(gov.Policy.UpgradesTestedIn(p.Environment), ", ") + " runs"})
 	}
 	if build.CreatedBy != "" {
 		meta = append(meta, protocol.MetadataField{Name: "approved_by", Value: build.CreatedBy})
 	}
 	return protocol.Response{Version: out, Metadata: meta}, nil
-}
-
-// resetOf names the environments whose upgrades are tested in env.
-func resetOf(pol policy.Policy, env string) []string {
-	var out []string
-	for _, target := range pol.Names() {
-		if pol[target].UpgradeTestedIn == env {
-			out = append(out, target)
-		}
-	}
-	return out
 }

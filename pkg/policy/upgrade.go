@@ -66,16 +66,27 @@ func (p Policy) HistoryNeeds(env string) []HistoryNeed {
 		add(HistoryNeed{Env: env})
 		add(HistoryNeed{Env: u, UpgradeOf: env})
 	}
-	for _, target := range p.Names() {
-		if p[target].UpgradeTestedIn == env {
-			add(HistoryNeed{Env: target})
-		}
+	for _, target := range p.UpgradesTestedIn(env) {
+		add(HistoryNeed{Env: target})
 	}
 	out := make([]HistoryNeed, 0, len(needs))
 	for _, n := range needs {
 		out = append(out, n)
 	}
 	slices.SortFunc(out, func(a, b HistoryNeed) int { return strings.Compare(a.Env, b.Env) })
+	return out
+}
+
+// UpgradesTestedIn names, in name order, the environments whose
+// upgrade_tested_in is env: those whose live candidate a pass into env
+// resets it to.
+func (p Policy) UpgradesTestedIn(env string) []string {
+	var out []string
+	for _, target := range p.Names() {
+		if p[target].UpgradeTestedIn == env {
+			out = append(out, target)
+		}
+	}
 	return out
 }
 
@@ -88,10 +99,7 @@ func (p Policy) IsReset(env string, ev Evidence) bool {
 	if ev.Deployments == nil {
 		return false
 	}
-	for _, target := range p.Names() {
-		if p[target].UpgradeTestedIn != env {
-			continue
-		}
+	for _, target := range p.UpgradesTestedIn(env) {
 		deps, known := ev.Deployments(target)
 		if live, ok := deps.newest(); known && ok && live.Version == ev.Version {
 			return true

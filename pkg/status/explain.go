@@ -199,7 +199,7 @@ func explain(x *Explanation, p policy.Policy, ev policy.Evidence, passes []EnvPa
 	if err == nil && p.IsReset(env, ev) {
 		x.Requirements = append(x.Requirements, Requirement{
 			Kind: KindReset, Met: true,
-			Text: fmt.Sprintf("a reset: %s is what %s runs now, so a pass of %s needs no other requirement", x.Version, strings.Join(resetTargets(p, env), ", "), env),
+			Text: fmt.Sprintf("a reset: %s is what %s runs now, so a pass of %s needs no other requirement", x.Version, strings.Join(p.UpgradesTestedIn(env), ", "), env),
 		})
 		return nil
 	}
@@ -286,15 +286,4 @@ func explain(x *Explanation, p policy.Policy, ev policy.Evidence, passes []EnvPa
 		}
 	}
 	return nil
-}
-
-// resetTargets names the environments whose upgrades are tested in env.
-func resetTargets(p policy.Policy, env string) []string {
-	var out []string
-	for _, target := range p.Names() {
-		if p[target].UpgradeTestedIn == env {
-			out = append(out, target)
-		}
-	}
-	return out
 }
