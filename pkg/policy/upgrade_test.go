@@ -43,16 +43,19 @@ var _ = Describe("the tested upgrade path", func() {
 		return histories(version, passes, policy.History{Deployments: production}, policy.History{Deployments: staging})
 	}
 	partial := func(deps []policy.Deployment) policy.History { return policy.History{Deployments: deps, Partial: true} }
+	// admitsToProduction expects admission when want is "", else a refusal
+	// holding want.
+	admitsToProduction := func(ev policy.Evidence, want string) {
+		err := upgrade.Admit("production", ev, at(100))
+		if want == "" {
+			Expect(err).NotTo(HaveOccurred())
+			return
+		}
+		Expect(err).To(MatchError(ContainSubstring(want)))
+	}
 
 	DescribeTable("admitting to production",
-		func(ev policy.Evidence, want string) {
-			err := upgrade.Admit("production", ev, at(100))
-			if want == "" {
-				Expect(err).NotTo(HaveOccurred())
-				return
-			}
-			Expect(err).To(MatchError(ContainSubstring(want)))
-		},
+		admitsToProduction,
 		Entry("admits the upgrade staging tested after a reset to what production runs",
 			evidence("0.1.1", passes("dev1", 1, "staging", 11, "staging-tests", 12),
 				deps("0.0.9", 0), deps("0.0.9", 10, "0.1.1", 11)), ""),
@@ -83,14 +86,7 @@ var _ = Describe("the tested upgrade path", func() {
 	)
 
 	DescribeTable("admitting to production on partial histories: production's newest deployment, staging's since it first ran that",
-		func(ev policy.Evidence, want string) {
-			err := upgrade.Admit("production", ev, at(100))
-			if want == "" {
-				Expect(err).NotTo(HaveOccurred())
-				return
-			}
-			Expect(err).To(MatchError(ContainSubstring(want)))
-		},
+		admitsToProduction,
 		Entry("admits the upgrade staging tested from what production runs",
 			histories("0.1.1", passes("dev1", 1, "staging", 11, "staging-tests", 12),
 				partial(deps("0.0.9", 5)), partial(deps("0.0.9", 10, "0.1.1", 11))), ""),
