@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/templates-candidate/templates-candidate-resource/bench/sdkplan"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/policy"
 )
 
@@ -222,18 +223,9 @@ func (t traffic) shortOps() string {
 // listings, the same reads (of an absent key where the resource found none),
 // and as many writes of the same sizes, to new keys.
 func (t traffic) plan() ([]byte, error) {
-	type call struct {
-		Op         string `json:"op"`
-		Key        string `json:"key"`
-		Delimiter  bool   `json:"delimiter,omitempty"`
-		StartAfter string `json:"start_after,omitempty"`
-		MaxKeys    int32  `json:"max_keys,omitempty"`
-		Size       int64  `json:"size,omitempty"`
-		Absent     bool   `json:"absent,omitempty"`
-	}
-	var calls []call
+	var calls []sdkplan.Call
 	for _, r := range t {
-		c := call{Key: r.key, Absent: r.status == 404}
+		c := sdkplan.Call{Key: r.key, Absent: r.status == 404}
 		switch r.op {
 		case "ListObjectsV2":
 			c.Op, c.Delimiter, c.StartAfter, c.MaxKeys = "list", r.delimiter, r.after, r.maxKeys

@@ -30,18 +30,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
-)
 
-// Call is one request of the plan.
-type Call struct {
-	Op         string `json:"op"` // list, get, head, put
-	Key        string `json:"key"`
-	Delimiter  bool   `json:"delimiter,omitempty"`
-	StartAfter string `json:"start_after,omitempty"`
-	MaxKeys    int32  `json:"max_keys,omitempty"`
-	Size       int64  `json:"size,omitempty"`
-	Absent     bool   `json:"absent,omitempty"`
-}
+	"github.com/templates-candidate/templates-candidate-resource/bench/sdkplan"
+)
 
 func main() {
 	endpoint := flag.String("endpoint", "", "S3 endpoint URL")
@@ -49,7 +40,7 @@ func main() {
 	accessKey := flag.String("access-key", "", "access key id")
 	secretKey := flag.String("secret-key", "", "secret access key")
 	flag.Parse()
-	var plan []Call
+	var plan []sdkplan.Call
 	if err := json.NewDecoder(os.Stdin).Decode(&plan); err != nil {
 		fmt.Fprintln(os.Stderr, "sdkcalls: reading the plan:", err)
 		os.Exit(2)
@@ -71,7 +62,7 @@ func main() {
 	fmt.Println(len(plan))
 }
 
-func call(ctx context.Context, client *s3.Client, bucket string, c Call, suffix string) error {
+func call(ctx context.Context, client *s3.Client, bucket string, c sdkplan.Call, suffix string) error {
 	key := c.Key
 	if c.Absent {
 		key += suffix + ".absent"
