@@ -97,7 +97,9 @@ var _ = Describe("gates that fail closed", func() {
 
 			var stored []map[string]any
 			for _, k := range keysUnder(bucket, "policies/") {
-				stored = append(stored, objectJSON(bucket, k))
+				if strings.HasSuffix(k, ".json") { // the records, not the numbers' claims
+					stored = append(stored, objectJSON(bucket, k))
+				}
 			}
 			Expect(stored).To(HaveLen(2))
 			Expect(stored[1]["build"]).To(HaveKeyWithValue("job", "set-policy"))
@@ -106,6 +108,80 @@ var _ = Describe("gates that fail closed", func() {
 			passes := keysUnder(bucket, "passes/dev1/")
 			Expect(passes).To(HaveLen(1))
 			Expect(objectJSON(bucket, passes[0])).To(HaveKeyWithValue("policy", policyDigest(next)))
+		})
+
+		It("gives each policy number to one policy: puts storing different policies at once never share a number", func() {
+			policies := make([]map[string]any, 6)
+			for i := range policies {
+				policies[i] = redisPolicy()
+				policies[i]["qa"] = map[string]any{"soak": fmt.Sprintf("%dm", i+1)}
+			}
+			var wg sync.WaitGroup
+			stored := make([]string, len(policies))
+			for i, p := range policies {
+				wg.Go(func() {
+					defer GinkgoRecover()
+					resp, sess := out(GinkgoT().TempDir(), map[string]any{"source": source(bucket, map[string]any{"environments": p}), "params": map[string]any{"update_policy": true}})
+					if sess.ExitCode() == 0 {
+						stored[i], _ = resp.Meta("policy")
+						return
+					}
+					expectRefusal(sess, "another put stored policy", "at the same time")
+				})
+			}
+			wg.Wait()
+			numbers := map[string]bool{}
+			for _, n := range stored {
+				if n != "" {
+					Expect(numbers).NotTo(HaveKey(n), "two puts reported storing policy %s", n)
+					numbers[n] = true
+				}
+			}
+			Expect(numbers).NotTo(BeEmpty())
+
+			By("one record per number, each the policy its claim names")
+			records := map[string]int{}
+			for _, k := range keysUnder(bucket, "policies/") {
+				name := strings.TrimPrefix(k, "policies/")
+				if seq, _, isRecord := strings.Cut(name, "_"); isRecord {
+					records[seq]++
+				}
+			}
+			for seq, n := range records {
+				Expect(n).To(Equal(1), "policy number %s has %d records", seq, n)
+			}
+			Expect(records).To(HaveLen(len(numbers)+1), "the first publish's policy and one per stored put")
+		})
+
+		It("refuses to decide on a number stored twice without a claim naming one of them, and follows the claim when it does", func() {
+			other := redisPolicy()
+			other["qa"] = map[string]any{}
+			updatePolicy(source(bucket, map[string]any{"environments": other}))
+			Expect(keysUnder(bucket, "policies/a2")).To(ContainElement("policies/a2"), "policy 2 is claimed")
+
+			By("a second record under number 2, as an earlier release could write it, and no claim")
+			second := redisPolicy()
+			second["qa"] = map[string]any{"soak": "1h"}
+			raw, _ := json.Marshal(second)
+			var pol policy.Policy
+			Expect(json.Unmarshal(raw, &pol)).To(Succeed())
+			body, _ := json.Marshal(map[string]any{"seq": 2, "digest": pol.Digest(), "environments": pol, "time": time.Now().UTC(), "build": map[string]any{}})
+			putObjects(bucket, map[string][]byte{"policies/a2_" + pol.Digest() + ".json": body})
+
+			_, sess := check(map[string]any{"source": source(bucket, map[string]any{"environments": nil})})
+			succeeded(sess) // default mode without environments reads no policy
+			versions, sess := check(map[string]any{"source": source(bucket, map[string]any{"environments": other, "eligible_for": "dev1"})})
+			succeeded(sess)
+			Expect(versionsOf(versions)).To(Equal([]string{"1.0.0"}), "the claim names the policy stored by the put")
+
+			_, err := s3Client.DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String("policies/a2")})
+			Expect(err).NotTo(HaveOccurred())
+			_, sess = check(map[string]any{"source": source(bucket, map[string]any{"environments": other, "eligible_for": "dev1"})})
+			expectRefusal(sess, "2 policies are stored as number 2", "the store does not say which rules")
+			dest := filepath.Join(GinkgoT().TempDir(), "get")
+			_, sess = in(dest, map[string]any{"source": source(bucket, map[string]any{"environments": nil}), "version": ver("1.0.0")})
+			expectRefusal(sess, "2 policies are stored as number 2")
+			expectNoSuccessFiles(dest)
 		})
 
 		DescribeTable("refuses update_policy with anything else, or through a view",

@@ -81,11 +81,14 @@ func publish(ctx context.Context, src string, req protocol.OutRequest, env resou
 		return nil, fmt.Errorf("publishing %s: %w", version, err)
 	}
 	if gov.Seq == 0 {
-		if err := bootstrap(ctx, st, req.Source, body, buildOf(env)); err != nil {
+		if err := bootstrap(ctx, st, req.Source, gov.NextSeq, body, buildOf(env)); err != nil {
 			return nil, err
 		}
 		if gov, err = gate.Stored(ctx, st, req.Source); err != nil {
 			return nil, err
+		}
+		if gov.Seq == 0 {
+			return nil, fmt.Errorf("storing the policy: another first publish claimed policy number %d and has not stored it yet: run again", gov.NextSeq-1)
 		}
 	}
 
@@ -147,9 +150,11 @@ func commit(ctx context.Context, st *store.Store, gov *gate.Governing, claim *st
 // bootstrap prepares a prefix that holds nothing yet: the templates are
 // validated in full first (a tarball is otherwise checked while it uploads),
 // the store is probed for conditional writes, then the policy is stored as
-// number 1. Two first publishes at once store it once; if they disagree on
-// it, the later one is refused by the policy check that follows.
-func bootstrap(ctx context.Context, st *store.Store, src protocol.Source, body *content, build store.Build) error {
+// number seq (1, unless a claim of a publish that never finished took it).
+// Two first publishes at once store it once; if they disagree on it, the
+// one that lost the number's claim is refused by the policy check that
+// follows.
+func bootstrap(ctx context.Context, st *store.Store, src protocol.Source, seq int, body *content, build store.Build) error {
 	r, err := body.open()
 	if err != nil {
 		return err
@@ -166,7 +171,7 @@ func bootstrap(ctx context.Context, st *store.Store, src protocol.Source, body *
 	if err != nil {
 		return err
 	}
-	err = st.PutPolicy(ctx, store.PolicyRecord{Seq: 1, Environments: src.Environments.Canonical(), Time: now, Build: build, Note: "stored by the first publish"})
+	err = st.PutPolicy(ctx, store.PolicyRecord{Seq: seq, Environments: src.Environments.Canonical(), Time: now, Build: build, Note: "stored by the first publish"})
 	if err != nil && !errors.Is(err, store.ErrExists) {
 		return fmt.Errorf("storing the policy: %w", err)
 	}

@@ -20,9 +20,10 @@ func updatePolicy(ctx context.Context, req protocol.OutRequest, env resource.Env
 		return nil, err
 	}
 	var keys []store.PolicyKey
+	var next int
 	var candidates []store.Candidate
 	err = gate.Parallel(ctx, func(ctx context.Context) (err error) {
-		keys, err = st.Policies(ctx)
+		keys, next, err = st.Policies(ctx)
 		return err
 	}, func(ctx context.Context) (err error) {
 		candidates, err = st.Candidates(ctx, "")
@@ -46,7 +47,7 @@ func updatePolicy(ctx context.Context, req protocol.OutRequest, env resource.Env
 	if err != nil {
 		return nil, err
 	}
-	rec := store.PolicyRecord{Seq: newest.Seq + 1, Environments: pol, Time: now, Build: buildOf(env), Note: req.Params.Note}
+	rec := store.PolicyRecord{Seq: next, Environments: pol, Time: now, Build: buildOf(env), Note: req.Params.Note}
 	if err := st.PutPolicy(ctx, rec); err != nil {
 		if errors.Is(err, store.ErrExists) {
 			return nil, fmt.Errorf("params.update_policy: another put stored policy %d at the same time: look at it, then run again", rec.Seq)

@@ -22,25 +22,27 @@ type Governing struct {
 	Seq    int
 	Digest string
 	Policy policy.Policy
-	keys   []store.PolicyKey
-	older  map[int]policy.Policy // earlier policies, read on demand
-	parity map[int]func(string) bool
-	st     *store.Store
+	// NextSeq is the number a new policy takes (store.Policies).
+	NextSeq int
+	keys    []store.PolicyKey
+	older   map[int]policy.Policy // earlier policies, read on demand
+	parity  map[int]func(string) bool
+	st      *store.Store
 }
 
 // Stored reads the stored policy and holds the request's
 // source.environments to it.
 func Stored(ctx context.Context, st *store.Store, src protocol.Source) (*Governing, error) {
-	keys, err := st.Policies(ctx)
+	keys, next, err := st.Policies(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return holdTo(ctx, st, src, keys)
+	return holdTo(ctx, st, src, keys, next)
 }
 
 // holdTo decides the governing policy from the listed policy keys.
-func holdTo(ctx context.Context, st *store.Store, src protocol.Source, keys []store.PolicyKey) (*Governing, error) {
-	g := &Governing{keys: keys, st: st, older: map[int]policy.Policy{}, parity: map[int]func(string) bool{}}
+func holdTo(ctx context.Context, st *store.Store, src protocol.Source, keys []store.PolicyKey, next int) (*Governing, error) {
+	g := &Governing{NextSeq: next, keys: keys, st: st, older: map[int]policy.Policy{}, parity: map[int]func(string) bool{}}
 	if len(keys) == 0 {
 		g.Policy = src.Environments
 		return g, nil

@@ -68,6 +68,10 @@ func parseSeqKey(k string) (int, string, bool) {
 	return seq, rest, err == nil && seq > 0
 }
 
+// policyClaimKey gives policy number seq to one policy: its body is that
+// policy's digest.
+func policyClaimKey(seq int) string { return path.Join(policiesDir, seqKey(seq)) }
+
 func policyKey(seq int, digest string) string {
 	return path.Join(policiesDir, seqKey(seq)+"_"+digest+".json")
 }

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -29,19 +31,61 @@ type PolicyRecord struct {
 	Note         string        `json:"note,omitempty"`
 }
 
-// Policies lists the stored policies, oldest first; the last one rules.
-func (s *Store) Policies(ctx context.Context) ([]PolicyKey, error) {
-	var out []PolicyKey
-	err := s.list(ctx, listing{dir: policiesDir}, func(name string, _ types.Object) bool {
+// Policies lists the stored policies, oldest first, one per number; the
+// last one rules. next is the number a new policy takes: after every number
+// stored or claimed.
+//
+// A number goes to one policy through its create-only claim (PutPolicy).
+// Two records under one number were written without a claim deciding
+// between them (by an earlier release of this resource, or by hand): the
+// claim is read, and without one naming either the store does not say which
+// rules, so nothing is decided on it.
+func (s *Store) Policies(ctx context.Context) (keys []PolicyKey, next int, err error) {
+	records := map[int][]string{}
+	highest := 0
+	err = s.list(ctx, listing{dir: policiesDir}, func(name string, _ types.Object) bool {
 		seq, rest, ok := parseSeqKey(name)
-		digest, isJSON := strings.CutSuffix(strings.TrimPrefix(rest, "_"), ".json")
-		if ok && isJSON && len(digest) == 64 && strings.HasPrefix(rest, "_") {
-			out = append(out, PolicyKey{Seq: seq, Digest: digest})
+		if !ok {
+			return true
 		}
+		if rest != "" { // a record, not a claim
+			digest, isJSON := strings.CutSuffix(strings.TrimPrefix(rest, "_"), ".json")
+			if !isJSON || len(digest) != 64 || !strings.HasPrefix(rest, "_") {
+				return true
+			}
+			records[seq] = append(records[seq], digest)
+		}
+		highest = max(highest, seq)
 		return true
 	})
-	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
-	return out, err
+	if err != nil {
+		return nil, 0, err
+	}
+	for seq, digests := range records {
+		digest := digests[0]
+		if len(digests) > 1 {
+			if digest, err = s.claimedPolicy(ctx, seq, digests); err != nil {
+				return nil, 0, err
+			}
+		}
+		keys = append(keys, PolicyKey{Seq: seq, Digest: digest})
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].Seq < keys[j].Seq })
+	return keys, highest + 1, nil
+}
+
+// claimedPolicy is the digest, among those stored under number seq, that the
+// number's claim names.
+func (s *Store) claimedPolicy(ctx context.Context, seq int, digests []string) (string, error) {
+	b, found, err := s.getBytes(ctx, policyClaimKey(seq), maxRecordBytes)
+	if err != nil {
+		return "", fmt.Errorf("reading the claim of policy %d: %w", seq, err)
+	}
+	if claimed := strings.TrimSpace(string(b)); found && slices.Contains(digests, claimed) {
+		return claimed, nil
+	}
+	return "", fmt.Errorf("%d policies are stored as number %d (%s) and %s names none of them: the store does not say which rules; store the intended one with a put of params.update_policy: true",
+		len(digests), seq, s.key(policyKey(seq, digests[0]))+", …", s.key(policyClaimKey(seq)))
 }
 
 // ReadPolicy reads a stored policy and checks that it is what its key says.
@@ -64,9 +108,18 @@ func (s *Store) ReadPolicy(ctx context.Context, k PolicyKey) (PolicyRecord, erro
 	return rec, nil
 }
 
-// PutPolicy stores a policy as number rec.Seq; ErrExists when another put
-// stored that number first.
+// PutPolicy stores a policy as number rec.Seq: it claims the number first
+// (create-only, the digest as body), then writes the record. ErrExists when
+// another put claimed that number for another policy. The same environments
+// stored at once by two puts are stored once.
 func (s *Store) PutPolicy(ctx context.Context, rec PolicyRecord) error {
 	rec.Digest = rec.Environments.Digest()
-	return s.putRecord(ctx, policyKey(rec.Seq, rec.Digest), rec)
+	if err := s.putCreate(ctx, policyClaimKey(rec.Seq), []byte(rec.Digest), "text/plain"); err != nil {
+		return err
+	}
+	err := s.putRecord(ctx, policyKey(rec.Seq, rec.Digest), rec)
+	if errors.Is(err, ErrExists) {
+		return nil // the same environments, under the number claimed for them
+	}
+	return err
 }
