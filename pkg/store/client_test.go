@@ -56,3 +56,34 @@ var _ = Describe("the store's S3 client", func() {
 		Expect(err).NotTo(HaveOccurred(), "the store's clock still sees every answer")
 	})
 })
+
+var _ = Describe("a stream cut short", func() {
+	It("says so when its context ends before the listing is handed over, rather than reading as the whole", func() {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var b strings.Builder
+			b.WriteString(`<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>b</Name><IsTruncated>false</IsTruncated>`)
+			for i := range 2*streamPage + 1 {
+				fmt.Fprintf(&b, "<Contents><Key>deploys/dev1/%s_%08d_a1a0a%d~</Key><Size>1</Size></Contents>", time.Date(2026, 1, 1, 0, 0, i, 0, time.UTC).Format(timeLayout), i, i%10)
+			}
+			b.WriteString("</ListBucketResult>")
+			w.Header().Set("Date", time.Now().UTC().Format(http.TimeFormat))
+			_, _ = io.WriteString(w, b.String())
+		}))
+		defer srv.Close()
+		st, err := New(context.Background(), protocol.Source{Bucket: "b", Endpoint: srv.URL, UsePathStyle: true, RegionName: "us-east-1", AccessKeyID: "k", SecretAccessKey: "s"})
+		Expect(err).NotTo(HaveOccurred())
+
+		ctx, cancel := context.WithCancel(context.Background())
+		deps := st.StreamDeployments(ctx, "dev1", time.Time{})
+		defer deps.Close()
+		_, ok := deps.Peek() // the first page is handed over; the next waits for the reader
+		Expect(ok).To(BeTrue())
+		cancel()
+		n := 0
+		for _, ok := deps.Next(); ok; _, ok = deps.Next() {
+			n++
+		}
+		Expect(n).To(BeNumerically("<", 2*streamPage+1))
+		Expect(deps.Err()).To(MatchError(context.Canceled))
+	})
+})

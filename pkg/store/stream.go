@@ -53,6 +53,11 @@ func startStream[T any](ctx context.Context, s *Store, l listing, parse func(nam
 		if st.err == nil {
 			flush()
 		}
+		// A listing cut short because its context ended (Close, or the
+		// command's deadline) is not the whole: it must not read as one.
+		if st.err == nil && ctx.Err() != nil {
+			st.err = ctx.Err()
+		}
 	}()
 	return st
 }
