@@ -199,6 +199,9 @@ type Refusal struct {
 	// SoakLeft is the time left before the soak is over.
 	SoakLeft time.Duration
 	Soak     time.Duration
+	// SoakUnknown is set when the soak cannot be counted: the time it
+	// counts from is unknown (the store gave the candidate no time).
+	SoakUnknown bool
 }
 
 func (r *Refusal) Error() string {
@@ -231,6 +234,9 @@ func (r *Refusal) Error() string {
 	}
 	if r.ParityUnknown != nil {
 		reasons = append(reasons, fmt.Sprintf("parity with %s unknown: publish the templates again (the candidate was published before %s's parity rule was what it is now)", r.ParityUnknown.With, r.Environment))
+	}
+	if r.SoakUnknown {
+		reasons = append(reasons, fmt.Sprintf("soak of %s unknown: the store gave the candidate no publication time", r.Soak))
 	}
 	if r.SoakLeft > 0 {
 		reasons = append(reasons, fmt.Sprintf("soaking: %s left of %s", ceilSecond(r.SoakLeft), r.Soak))
@@ -297,13 +303,15 @@ func (p Policy) Admit(env string, ev Evidence, now time.Time) error {
 	}
 	requirementsMet := len(refusal.AnyOf) == 0 && len(refusal.Missing) == 0
 	if soak := time.Duration(rule.Soak); soak > 0 && requirementsMet {
-		if left := met.Add(soak).Sub(now); left > 0 {
+		if met.IsZero() {
+			refusal.SoakUnknown, refusal.Soak = true, soak
+		} else if left := met.Add(soak).Sub(now); left > 0 {
 			// Never more than the soak: a pass time bumped past another
 			// within the store's last whole second can be a little ahead.
 			refusal.SoakLeft, refusal.Soak = min(left, soak), soak
 		}
 	}
-	if !requirementsMet || len(refusal.NotFinal) > 0 || refusal.ReleasesUnknown || refusal.Upgrade != "" || refusal.ParityUnknown != nil || refusal.SoakLeft > 0 {
+	if !requirementsMet || len(refusal.NotFinal) > 0 || refusal.ReleasesUnknown || refusal.Upgrade != "" || refusal.ParityUnknown != nil || refusal.SoakLeft > 0 || refusal.SoakUnknown {
 		return refusal
 	}
 	return nil

@@ -113,6 +113,11 @@ var _ = Describe("admitting a candidate", func() {
 		Expect(p.Admit("canary", policy.Evidence{Version: "1.0.0", Published: t0}, at(11))).To(Succeed())
 	})
 
+	It("refuses a soak without requirements when the publication time is unknown", func() {
+		p := policy.Policy{"canary": {Soak: policy.Duration(10 * time.Minute)}}
+		Expect(p.Admit("canary", policy.Evidence{Version: "1.0.0"}, at(11))).To(MatchError(ContainSubstring("soak of 10m0s unknown: the store gave the candidate no publication time")))
+	})
+
 	It("refuses an undeclared environment, naming the declared ones", func() {
 		Expect(admit("qa", nil, t0)).To(MatchError(ContainSubstring(`environment "qa" is not declared in source.environments (declared: dev1, dev2, production, staging, staging-tests)`)))
 	})

@@ -262,10 +262,12 @@ func explain(x *Explanation, p policy.Policy, ev policy.Evidence, passes []EnvPa
 	requirementsMet := len(refusal.AnyOf) == 0 && len(refusal.Missing) == 0
 	if soak := time.Duration(rule.Soak); soak > 0 {
 		r := Requirement{Kind: KindSoak, SoakSeconds: ceilSeconds(soak), SoakLeftSeconds: ceilSeconds(refusal.SoakLeft)}
-		r.Met = requirementsMet && refusal.SoakLeft <= 0
+		r.Met = requirementsMet && refusal.SoakLeft <= 0 && !refusal.SoakUnknown
 		switch {
 		case !requirementsMet:
 			r.Text = fmt.Sprintf("soaked %s since the requirements were met (they are not yet)", soak)
+		case refusal.SoakUnknown:
+			r.Text = fmt.Sprintf("soaked %s: unknown, the store gave the candidate no publication time", soak)
 		default:
 			since := rule.MetAt(ev)
 			r.Since = &since
