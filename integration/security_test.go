@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 
@@ -127,6 +128,29 @@ var _ = Describe("secrets and the environment", func() {
 			Entry("400 with a code the resource does not know", http.StatusBadRequest, "TokenRefreshRequired", []string{"check", "in", "out"}),
 			Entry("503 SlowDown, retried until it gives up", http.StatusServiceUnavailable, "SlowDown", []string{"check"}),
 		)
+	})
+
+	It("never prints a password in the endpoint: a URL that does not parse, a store that cannot be reached, a request refused for another reason", func() {
+		const password = "hunter2-endpoint-pw"
+		u, err := url.Parse(cfg.Endpoint)
+		Expect(err).NotTo(HaveOccurred())
+		reachable := u.Scheme + "://tc:" + password + "@" + u.Host
+		for _, src := range []map[string]any{
+			source(bucket, map[string]any{"endpoint": "ftp://tc:" + password + "@" + u.Host}),
+			source(bucket, map[string]any{"endpoint": reachable + "/%zz"}),
+			source(bucket, map[string]any{"endpoint": "http://tc:" + password + "@127.0.0.1:1"}),
+			source(bucket, map[string]any{"endpoint": reachable, "environments": map[string]any{"dev1": 42}}),
+		} {
+			for cmd, req := range map[string]map[string]any{
+				cfg.Check: {"source": src},
+				cfg.In:    {"source": src, "version": ver("1.0.0")},
+				cfg.Out:   {"source": src, "params": map[string]any{"directory": "t"}},
+			} {
+				sess := run(cmd, []string{GinkgoT().TempDir()}, req, map[string]string{"TEMPLATES_CANDIDATE_TIMEOUT_SCALE": "0.01"})
+				expectRefusal(sess)
+				Expect(string(sess.Out.Contents()) + string(sess.Err.Contents())).NotTo(ContainSubstring(password), "the endpoint's password was printed by %s", filepath.Base(cmd))
+			}
+		}
 	})
 
 	It("does not print the secret when a request is refused for another reason", func() {

@@ -52,11 +52,6 @@ type Source struct {
 	line *constraint.Set
 }
 
-// Secrets lists the values that must never be printed.
-func (s Source) Secrets() []string {
-	return []string{s.SecretAccessKey, s.SessionToken}
-}
-
 // Validate checks the source and fills in defaults.
 func (s *Source) Validate() error {
 	if strings.TrimSpace(s.Bucket) == "" {
@@ -74,7 +69,7 @@ func (s *Source) Validate() error {
 	if s.Endpoint != "" {
 		u, err := url.Parse(s.Endpoint)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("source.endpoint: %q is not an http(s) URL", s.Endpoint)
+			return fmt.Errorf("source.endpoint: %q is not an http(s) URL", redactedEndpoint(s.Endpoint))
 		}
 	}
 	if (s.AccessKeyID == "") != (s.SecretAccessKey == "") {

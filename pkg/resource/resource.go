@@ -13,6 +13,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/templates-candidate/templates-candidate-resource/pkg/protocol"
 )
 
 // Command is one of Check, In, Out.
@@ -52,7 +54,7 @@ func run(ctx context.Context, cmd Command, stdin io.Reader, stdout, stderr io.Wr
 		err = json.NewEncoder(stdout).Encode(response)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "error: %s\n", oneLine(redact(err.Error(), secretsOf(request))))
+		fmt.Fprintf(stderr, "error: %s\n", OneLine(Redact(err.Error(), secretsOf(request))))
 		return 1
 	}
 	return 0
@@ -66,21 +68,25 @@ func secretsOf(request []byte) []string {
 	}
 	_ = json.Unmarshal(request, &loose)
 	var secrets []string
-	for _, key := range []string{"secret_access_key", "session_token"} {
-		if s, ok := loose.Source[key].(string); ok && len(s) >= 4 {
+	for _, s := range protocol.SecretsIn(loose.Source) {
+		if len(s) >= 4 {
 			secrets = append(secrets, s)
 		}
 	}
 	return secrets
 }
 
-func redact(msg string, secrets []string) string {
+// Redact replaces every secret in msg.
+func Redact(msg string, secrets []string) string {
 	for _, s := range secrets {
-		msg = strings.ReplaceAll(msg, s, "[redacted]")
+		if s != "" {
+			msg = strings.ReplaceAll(msg, s, "[redacted]")
+		}
 	}
 	return msg
 }
 
-func oneLine(msg string) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(msg, "\n", " ")), " ")
+// OneLine is msg on one line: the reason a failed command prints.
+func OneLine(msg string) string {
+	return strings.Join(strings.Fields(msg), " ")
 }

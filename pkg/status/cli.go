@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/templates-candidate/templates-candidate-resource/pkg/resource"
 )
 
 // Usage is the CLI's help text.
@@ -66,10 +68,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 		fmt.Fprint(stdout, Usage)
 		return 0
 	case errors.As(err, &usage):
-		fmt.Fprintf(stderr, "error: %s (candidates --help shows the usage)\n", oneLine(Redact(err.Error(), secrets)))
+		fmt.Fprintf(stderr, "error: %s (candidates --help shows the usage)\n", resource.OneLine(resource.Redact(err.Error(), secrets)))
 		return 2
 	default:
-		fmt.Fprintf(stderr, "error: %s\n", oneLine(Redact(err.Error(), secrets)))
+		fmt.Fprintf(stderr, "error: %s\n", resource.OneLine(resource.Redact(err.Error(), secrets)))
 		return 1
 	}
 }
@@ -154,8 +156,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if err != nil {
 		return err
 	}
-	*secrets = Secrets(src)
-	warn := func(line string) { fmt.Fprintln(stderr, oneLine(Redact(line, *secrets))) }
+	*secrets = src.Secrets()
+	warn := func(line string) { fmt.Fprintln(stderr, resource.OneLine(resource.Redact(line, *secrets))) }
 	view, err := Open(ctx, src, warn)
 	if err != nil {
 		return err
@@ -212,7 +214,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			return err
 		}
 	}
-	_, err = stdout.Write([]byte(Redact(out.String(), *secrets)))
+	_, err = stdout.Write([]byte(resource.Redact(out.String(), *secrets)))
 	return err
 }
 
@@ -227,7 +229,7 @@ func writePage(path string, r *Report, secrets []string) error {
 		return fmt.Errorf("--html: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write([]byte(Redact(page.String(), secrets))); err != nil {
+	if _, err := tmp.Write([]byte(resource.Redact(page.String(), secrets))); err != nil {
 		tmp.Close()
 		return fmt.Errorf("--html: %w", err)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"os"
 	"reflect"
 	"regexp"
@@ -14,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/templates-candidate/templates-candidate-resource/pkg/protocol"
+	"github.com/templates-candidate/templates-candidate-resource/pkg/resource"
 )
 
 // VarEnvPrefix is the prefix of the environment variables that fill
@@ -72,7 +72,7 @@ func ParseSource(name string, data []byte, vars Vars) (protocol.Source, error) {
 	var doc any
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
-		return protocol.Source{}, fmt.Errorf("%s: not a YAML or JSON document: %s", name, oneLine(err.Error()))
+		return protocol.Source{}, fmt.Errorf("%s: not a YAML or JSON document: %s", name, resource.OneLine(err.Error()))
 	}
 	var extra any
 	if err := dec.Decode(&extra); err == nil {
@@ -90,16 +90,16 @@ func ParseSource(name string, data []byte, vars Vars) (protocol.Source, error) {
 	secrets := secretsOf(top)
 	filled, err := interpolate(top, reflect.TypeOf(protocol.Source{}), "source", vars)
 	if err != nil {
-		return protocol.Source{}, fmt.Errorf("%s: %s", name, Redact(err.Error(), secrets))
+		return protocol.Source{}, fmt.Errorf("%s: %s", name, resource.Redact(err.Error(), secrets))
 	}
 	secrets = append(secrets, secretsOf(filled.(map[string]any))...)
 	body, err := json.Marshal(map[string]any{"source": filled})
 	if err != nil {
-		return protocol.Source{}, fmt.Errorf("%s: %s", name, Redact(err.Error(), secrets))
+		return protocol.Source{}, fmt.Errorf("%s: %s", name, resource.Redact(err.Error(), secrets))
 	}
 	req, err := protocol.DecodeCheck(bytes.NewReader(body))
 	if err != nil {
-		return protocol.Source{}, fmt.Errorf("%s: %s", name, Redact(err.Error(), secrets))
+		return protocol.Source{}, fmt.Errorf("%s: %s", name, resource.Redact(err.Error(), secrets))
 	}
 	return req.Source, nil
 }
@@ -213,46 +213,13 @@ func fieldByJSONName(t reflect.Type, key string) (reflect.StructField, bool) {
 }
 
 // secretsOf picks the secret values out of a source block, decoded loosely
-// so that even a block that fails strict decoding cannot print them: the
-// secret key, the session token and a password in the endpoint.
+// (protocol.SecretsIn): a ((var)) in their place is no secret, its value is.
 func secretsOf(src map[string]any) []string {
 	var out []string
-	for _, k := range []string{"secret_access_key", "session_token"} {
-		if s, ok := src[k].(string); ok && s != "" && !varPattern.MatchString(s) {
+	for _, s := range protocol.SecretsIn(src) {
+		if !varPattern.MatchString(s) {
 			out = append(out, s)
 		}
 	}
-	if e, ok := src["endpoint"].(string); ok {
-		if u, err := url.Parse(e); err == nil && u.User != nil {
-			if p, ok := u.User.Password(); ok && p != "" {
-				out = append(out, p, url.QueryEscape(p), url.PathEscape(p))
-			}
-		}
-	}
 	return out
-}
-
-// Secrets lists the values of a decoded source that must never be printed.
-func Secrets(src protocol.Source) []string {
-	out := src.Secrets()
-	if u, err := url.Parse(src.Endpoint); err == nil && u.User != nil {
-		if p, ok := u.User.Password(); ok && p != "" {
-			out = append(out, p, url.QueryEscape(p), url.PathEscape(p))
-		}
-	}
-	return out
-}
-
-// Redact replaces every secret in msg.
-func Redact(msg string, secrets []string) string {
-	for _, s := range secrets {
-		if s != "" {
-			msg = strings.ReplaceAll(msg, s, "[redacted]")
-		}
-	}
-	return msg
-}
-
-func oneLine(msg string) string {
-	return strings.Join(strings.Fields(msg), " ")
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/templates-candidate/templates-candidate-resource/pkg/gate"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/policy"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/protocol"
+	"github.com/templates-candidate/templates-candidate-resource/pkg/resource"
 	"github.com/templates-candidate/templates-candidate-resource/pkg/store"
 )
 
@@ -358,7 +359,7 @@ func ceilSeconds(d time.Duration) int64 {
 func (v *View) pass(ctx context.Context, k store.PassKey) (Pass, error) {
 	rec, err := v.st.Pass(ctx, k)
 	if errors.Is(err, store.ErrNotRecord) {
-		v.warn(fmt.Sprintf("warning: skipping the unreadable pass record %s: %s", v.st.PassKeyName(k), oneLine(err.Error())))
+		v.warn(fmt.Sprintf("warning: skipping the unreadable pass record %s: %s", v.st.PassKeyName(k), resource.OneLine(err.Error())))
 		return Pass{Time: k.Time, Unreadable: true}, nil
 	}
 	if err != nil {
@@ -372,7 +373,7 @@ func (v *View) pass(ctx context.Context, k store.PassKey) (Pass, error) {
 func (v *View) revocation(ctx context.Context, version string) (*Revocation, error) {
 	rec, err := v.st.Revocation(ctx, version)
 	if errors.Is(err, store.ErrNotRecord) {
-		v.warn(fmt.Sprintf("warning: the revocation record of %s is unreadable: %s", version, oneLine(err.Error())))
+		v.warn(fmt.Sprintf("warning: the revocation record of %s is unreadable: %s", version, resource.OneLine(err.Error())))
 		return &Revocation{Reason: "(the revocation record is unreadable)"}, nil
 	}
 	if err != nil || rec == nil {
