@@ -133,8 +133,6 @@ type Options struct {
 	// Limit is how many of the newest candidates to show; 0 or less shows
 	// every one.
 	Limit int
-	// Warn receives one line per record that could not be read.
-	Warn func(string)
 }
 
 // View reads a store for the status view.
