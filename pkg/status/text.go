@@ -87,6 +87,12 @@ func (c Cell) Reason() string {
 	if r.Upgrade != "" {
 		why = append(why, "upgrade untested")
 	}
+	if r.ParityUnknown != nil {
+		why = append(why, "parity unknown")
+	}
+	if r.SoakUnknown {
+		why = append(why, "soak unknown")
+	}
 	if c.SoakLeftSeconds > 0 {
 		why = append(why, "soak "+seconds(c.SoakLeftSeconds)+" left")
 	}

@@ -281,3 +281,10 @@ var _ = g.Describe("explain with the tested upgrade path", func() {
 		Expect(x.Requirements[1].Text).To(Equal("a reset: 0.1.0 is what production runs now, so a pass of staging needs no other requirement"))
 	})
 })
+
+var _ = g.Describe("a cell's short reason", func() {
+	g.It("names every kind of refusal, parity and an unknown soak among them", func() {
+		c := Cell{refusal: &policy.Refusal{Missing: []string{"staging"}, ParityUnknown: &policy.Parity{With: "staging"}, SoakUnknown: true}}
+		Expect(c.Reason()).To(Equal("needs staging, parity unknown, soak unknown"))
+	})
+})
