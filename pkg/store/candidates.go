@@ -67,9 +67,9 @@ func (c Candidate) NonFinal(i int) bool { return maskHas(c.NonFinalMask, i) }
 // keys: whether it is committed, when (the store's clock), and whether it
 // was revoked. One request, like a HEAD, that also sees the revocation.
 func (s *Store) Committed(ctx context.Context, version string) (c Candidate, ok bool, err error) {
-	vk, valid := VersionKey(version)
-	if !valid {
-		return Candidate{}, false, fmt.Errorf("%q is not a semantic version", version)
+	vk, err := keyOf(version)
+	if err != nil {
+		return Candidate{}, false, err
 	}
 	found, revoked := false, false
 	err = s.list(ctx, listing{dir: candidatesDir, startAfter: startAt(vk), maxKeys: 4}, func(name string, obj types.Object) bool {
@@ -117,9 +117,9 @@ func (s *Store) HighestClaim(ctx context.Context, inLine func(string) bool) (str
 
 // Claim reads the claim of a version; nil when the version is not claimed.
 func (s *Store) Claim(ctx context.Context, version string) (*Claim, error) {
-	vk, ok := VersionKey(version)
-	if !ok {
-		return nil, fmt.Errorf("%q is not a semantic version", version)
+	vk, err := keyOf(version)
+	if err != nil {
+		return nil, err
 	}
 	var claim Claim
 	found, err := s.getRecord(ctx, claimKey(vk), &claim)
@@ -135,9 +135,9 @@ func (s *Store) Claim(ctx context.Context, version string) (*Claim, error) {
 // PutClaim claims a version for some content; ErrExists when another claim
 // came first.
 func (s *Store) PutClaim(ctx context.Context, claim Claim) error {
-	vk, ok := VersionKey(claim.Version)
-	if !ok {
-		return fmt.Errorf("%q is not a semantic version", claim.Version)
+	vk, err := keyOf(claim.Version)
+	if err != nil {
+		return err
 	}
 	return s.putRecord(ctx, claimKey(vk), claim)
 }
@@ -145,7 +145,10 @@ func (s *Store) PutClaim(ctx context.Context, claim Claim) error {
 // Commit writes the commit record of a claimed version, making the candidate
 // visible. Committing twice is harmless: the record is the same bytes.
 func (s *Store) Commit(ctx context.Context, claim Claim, envs []string) error {
-	vk, _ := VersionKey(claim.Version)
+	vk, err := keyOf(claim.Version)
+	if err != nil {
+		return err
+	}
 	body := []byte(`{"version":"` + claim.Version + `","sha256":"` + claim.SHA256 + `"}`)
 	return s.putCreate(ctx, commitKey(vk, claim.PolicySeq, claim.NonFinalMask(envs)), body, "application/json")
 }
@@ -165,8 +168,11 @@ func (s *Store) VersionsWithContent(ctx context.Context, sha string) ([]string, 
 
 // PutContent records that version holds the content with this digest.
 func (s *Store) PutContent(ctx context.Context, sha, version string) error {
-	vk, _ := VersionKey(version)
-	err := s.putCreate(ctx, contentKey(sha, vk), []byte(version), "text/plain")
+	vk, err := keyOf(version)
+	if err != nil {
+		return err
+	}
+	err = s.putCreate(ctx, contentKey(sha, vk), []byte(version), "text/plain")
 	if errors.Is(err, ErrExists) {
 		return nil // the index holds this fact already, whoever wrote it
 	}

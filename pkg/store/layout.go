@@ -220,9 +220,9 @@ func checkKey(full string) error {
 // be recorded for; policyEnvs is how many environments the policy declares
 // (the commit key's mask grows with it).
 func (s *Store) CheckKeys(version string, envs []string, policyEnvs int) error {
-	vk, ok := VersionKey(version)
-	if !ok {
-		return fmt.Errorf("%q is not a semantic version", version)
+	vk, err := keyOf(version)
+	if err != nil {
+		return err
 	}
 	widest := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 	nonce := strings.Repeat("f", nonceHex)

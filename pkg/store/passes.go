@@ -65,9 +65,9 @@ type Override struct {
 // PassesOf lists the passes of one version in the given environments,
 // oldest first.
 func (s *Store) PassesOf(ctx context.Context, version string, envs []string) ([]PassKey, error) {
-	vk, ok := VersionKey(version)
-	if !ok {
-		return nil, fmt.Errorf("%q is not a semantic version", version)
+	vk, err := keyOf(version)
+	if err != nil {
+		return nil, err
 	}
 	var out []PassKey
 	for _, env := range envs {
@@ -136,9 +136,9 @@ func after(t, than time.Time) time.Time {
 // environment's deployment order, and returns its listing view. The record
 // comes first: a deployment entry never exists without its pass.
 func (s *Store) PutPass(ctx context.Context, rec PassRecord) (PassKey, error) {
-	vk, ok := VersionKey(rec.Version)
-	if !ok {
-		return PassKey{}, fmt.Errorf("%q is not a semantic version", rec.Version)
+	vk, err := keyOf(rec.Version)
+	if err != nil {
+		return PassKey{}, err
 	}
 	nonce := randomHex(nonceHex / 2)
 	rel := passKey(rec.Environment, vk, rec.Time, nonce)

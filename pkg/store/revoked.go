@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"path"
 	"strings"
 	"time"
@@ -47,9 +46,9 @@ func (s *Store) Revoked(ctx context.Context) (map[string]bool, error) {
 
 // Revocation reads the record of a revoked version; nil when not revoked.
 func (s *Store) Revocation(ctx context.Context, version string) (*Revocation, error) {
-	vk, ok := VersionKey(version)
-	if !ok {
-		return nil, fmt.Errorf("%q is not a semantic version", version)
+	vk, err := keyOf(version)
+	if err != nil {
+		return nil, err
 	}
 	var rec Revocation
 	found, err := s.getRecord(ctx, revocationKey(vk), &rec)
@@ -61,9 +60,9 @@ func (s *Store) Revocation(ctx context.Context, version string) (*Revocation, er
 
 // PutRevocation revokes a version; ErrExists when it was revoked already.
 func (s *Store) PutRevocation(ctx context.Context, rec Revocation) error {
-	vk, ok := VersionKey(rec.Version)
-	if !ok {
-		return fmt.Errorf("%q is not a semantic version", rec.Version)
+	vk, err := keyOf(rec.Version)
+	if err != nil {
+		return err
 	}
 	return s.putRecord(ctx, revocationKey(vk), rec)
 }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"path"
 	"time"
 
@@ -107,9 +106,9 @@ type CandidateStream struct{ keys *Stream[listedKey] }
 func (s *Store) StreamCandidates(ctx context.Context, from string) (*CandidateStream, error) {
 	l := listing{dir: candidatesDir}
 	if from != "" {
-		vk, ok := VersionKey(from)
-		if !ok {
-			return nil, fmt.Errorf("%q is not a semantic version", from)
+		vk, err := keyOf(from)
+		if err != nil {
+			return nil, err
 		}
 		l.startAfter = startAt(vk)
 	}
@@ -159,9 +158,9 @@ func (cs *CandidateStream) Close() { cs.keys.Close() }
 func (s *Store) StreamPasses(ctx context.Context, env, from string) (*Stream[PassKey], error) {
 	l := listing{dir: path.Join(passesDir, env)}
 	if from != "" {
-		vk, ok := VersionKey(from)
-		if !ok {
-			return nil, fmt.Errorf("%q is not a semantic version", from)
+		vk, err := keyOf(from)
+		if err != nil {
+			return nil, err
 		}
 		l.startAfter = startAt(vk)
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 )
 
@@ -25,6 +26,16 @@ import (
 // maxNumberDigits bounds each number: 19 digits, and below MaxInt64 so that
 // the next patch always fits (the version parser enforces the value).
 const maxNumberDigits = 19
+
+// keyOf is VersionKey for a version the store is asked to read or write:
+// one that is not a semantic version is an error naming it.
+func keyOf(version string) (string, error) {
+	vk, ok := VersionKey(version)
+	if !ok {
+		return "", fmt.Errorf("%q is not a semantic version", version)
+	}
+	return vk, nil
+}
 
 // VersionKey encodes a strict semantic version (no build metadata); ok is
 // false when v is not one.
