@@ -110,6 +110,19 @@ var _ = Describe("gates that fail closed", func() {
 			Expect(objectJSON(bucket, passes[0])).To(HaveKeyWithValue("policy", policyDigest(next)))
 		})
 
+		It("answers update_policy with the newest candidate of the resource's version line that is not revoked, which its get fetches", func() {
+			publish(strict, redisTemplates("b"), "1.0.1")
+			publish(strict, redisTemplates("c"), "2.0.0")
+			_, sess := out(GinkgoT().TempDir(), map[string]any{"source": strict, "params": map[string]any{"revoke": "1.0.1", "reason": "broken"}})
+			succeeded(sess)
+			next := redisPolicy()
+			next["qa"] = map[string]any{}
+			line := source(bucket, map[string]any{"environments": next, "semver_constraint": "~1.0"})
+			resp := updatePolicy(line)
+			Expect(resp.Version).To(Equal(ver("1.0.0")), "not 2.0.0 (outside the line), not 1.0.1 (revoked)")
+			get(line, resp.Version, map[string]any{"skip_download": true})
+		})
+
 		It("gives each policy number to one policy: puts storing different policies at once never share a number", func() {
 			policies := make([]map[string]any, 6)
 			for i := range policies {

@@ -35,7 +35,11 @@ func updatePolicy(ctx context.Context, req protocol.OutRequest, env resource.Env
 	if len(keys) == 0 || len(candidates) == 0 {
 		return nil, fmt.Errorf("params.update_policy: nothing is published under this prefix yet: the first publish stores source.environments as the policy")
 	}
-	newest, answer := keys[len(keys)-1], candidates[len(candidates)-1].Version
+	answer, err := answerOf(candidates, req.Source)
+	if err != nil {
+		return nil, err
+	}
+	newest := keys[len(keys)-1]
 	pol := req.Source.Environments.Canonical()
 	response := protocol.Response{Version: protocol.Version{Version: answer}}
 	if pol.Digest() == newest.Digest {
@@ -57,4 +61,20 @@ func updatePolicy(ctx context.Context, req protocol.OutRequest, env resource.Env
 	env.Logf("stored policy %d (sha256 %s); passes from now on are decided by it", rec.Seq, pol.Digest())
 	response.Metadata = []protocol.MetadataField{{Name: "policy", Value: fmt.Sprintf("%d", rec.Seq)}, {Name: "policy_sha256", Value: pol.Digest()}}
 	return response, nil
+}
+
+// answerOf is the version an update_policy put answers with: the newest
+// candidate of the source's version line that is not revoked, which the
+// resource's history holds already and its get fetches.
+func answerOf(candidates []store.Candidate, src protocol.Source) (string, error) {
+	for i := len(candidates) - 1; i >= 0; i-- {
+		if c := candidates[i]; !c.Revoked && src.InLine(c.Version) {
+			return c.Version, nil
+		}
+	}
+	which := "every candidate is revoked"
+	if src.SemverConstraint != "" {
+		which = fmt.Sprintf("none in source.semver_constraint %q is not revoked", src.SemverConstraint)
+	}
+	return "", fmt.Errorf("params.update_policy: no candidate to answer with (%s): change the policy through a resource that has one", which)
 }
