@@ -148,7 +148,7 @@ var _ = Describe("secrets and the environment", func() {
 			} {
 				sess := run(cmd, []string{GinkgoT().TempDir()}, req, map[string]string{"TEMPLATES_CANDIDATE_TIMEOUT_SCALE": "0.01"})
 				expectRefusal(sess)
-				Expect(string(sess.Out.Contents()) + string(sess.Err.Contents())).NotTo(ContainSubstring(password), "the endpoint's password was printed by %s", filepath.Base(cmd))
+				Expect(string(sess.Out.Contents())+string(sess.Err.Contents())).NotTo(ContainSubstring(password), "the endpoint's password was printed by %s", filepath.Base(cmd))
 			}
 		}
 	})
